@@ -1,0 +1,1 @@
+"""marketcast: a real-time crypto market-data hub."""

@@ -1,0 +1,89 @@
+"""The one exception tree of marketcast.
+
+    MarketcastError
+    ├── InvalidRequest           a client asked for something malformed (400 / ws error)
+    │   ├── InvalidInterval      not one of Binance's interval codes
+    │   └── InvalidLimit         limit outside 1..buffer size
+    ├── UnknownSymbol            not listed by the exchange (404 / close 4000)
+    ├── CapacityExceeded         a configured cap (on-demand topics, subscriptions) is hit
+    └── ExchangeError            talking to the exchange went wrong
+        ├── ExchangeUnavailable  transport failure or 5xx: retryable
+        ├── RateLimited          429/418: retryable after ``retry_after`` seconds
+        └── ExchangeProtocolError  the exchange sent something we cannot parse: not retryable
+
+Whether an error is worth retrying is decided in one place, :func:`is_retryable`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class MarketcastError(Exception):
+    """Base of every error marketcast raises on purpose."""
+
+
+class InvalidRequest(MarketcastError):
+    """The request is malformed; the message says what would be valid."""
+
+    code = "invalid_request"
+
+
+class InvalidInterval(InvalidRequest):
+    code = "invalid_interval"
+
+    def __init__(self, given: str, valid: Sequence[str]) -> None:
+        self.given = given
+        self.valid = tuple(valid)
+        super().__init__(
+            f"invalid interval {given!r}; valid intervals (case-sensitive): {', '.join(valid)}"
+        )
+
+
+class InvalidLimit(InvalidRequest):
+    code = "invalid_limit"
+
+    def __init__(self, given: object, maximum: int) -> None:
+        self.given = given
+        self.maximum = maximum
+        super().__init__(f"invalid limit {given!r}; limit must be an integer in 1..{maximum}")
+
+
+class UnknownSymbol(MarketcastError):
+    code = "unknown_symbol"
+
+    def __init__(self, given: str, suggestions: Sequence[str] = ()) -> None:
+        self.given = given
+        self.suggestions = tuple(suggestions)
+        hint = f"; did you mean {', '.join(self.suggestions)}?" if self.suggestions else ""
+        super().__init__(f"unknown symbol {given!r}{hint}")
+
+
+class CapacityExceeded(MarketcastError):
+    code = "capacity_exceeded"
+
+
+class ExchangeError(MarketcastError):
+    """Talking to the exchange failed."""
+
+
+class ExchangeUnavailable(ExchangeError):
+    """Transport failure, timeout or 5xx: the same call may succeed later."""
+
+
+class RateLimited(ExchangeError):
+    """429 (back off) or 418 (banned): retry after ``retry_after`` seconds."""
+
+    def __init__(self, status: int, retry_after: float) -> None:
+        self.status = status
+        self.retry_after = retry_after
+        super().__init__(f"exchange rate limit: HTTP {status}, retry after {retry_after:g}s")
+
+
+class ExchangeProtocolError(ExchangeError):
+    """The exchange sent something we cannot understand: a bug on one side, not a blip."""
+
+
+def is_retryable(error: BaseException) -> bool:
+    """The single place that decides whether a failed exchange call is worth repeating."""
+    return isinstance(error, ExchangeUnavailable | RateLimited)
