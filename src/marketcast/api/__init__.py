@@ -1,0 +1,1 @@
+"""HTTP and WebSocket edge: native API and the SmartTrade compatibility contract."""

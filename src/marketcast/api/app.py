@@ -1,0 +1,65 @@
+"""The ASGI application: routes, error mapping, CORS, access control and lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse, Response
+
+from marketcast.api import rest, ws_native, ws_smarttrade
+from marketcast.api.access import is_allowed
+from marketcast.api.errors import http_body, http_status
+from marketcast.api.state import AppState
+from marketcast.config import Settings
+from marketcast.errors import MarketcastError
+from marketcast.node import Node
+
+
+def create_app(settings: Settings, *, simulated: bool = False) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with Node(settings, simulated=simulated) as node:
+            app.state.marketcast = AppState(settings, node.hub, node.upstream_health)
+            yield
+
+    app = FastAPI(title="marketcast", lifespan=lifespan)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=list(settings.cors_origins),
+        allow_methods=["GET"],
+        allow_headers=["*"],
+    )
+
+    @app.middleware("http")
+    async def require_token(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        if not is_allowed(request, settings.auth_token):
+            return JSONResponse({"detail": "missing or invalid token", "status_code": 401}, 401)
+        return await call_next(request)
+
+    @app.exception_handler(MarketcastError)
+    async def marketcast_error(request: Request, error: Exception) -> Response:
+        assert isinstance(error, MarketcastError)
+        return JSONResponse(http_body(error), status_code=http_status(error))
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, error: Exception) -> Response:
+        assert isinstance(error, RequestValidationError)
+        detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+        return JSONResponse({"detail": detail, "status_code": 400}, status_code=400)
+
+    @app.exception_handler(TimeoutError)
+    async def not_ready(request: Request, error: Exception) -> Response:
+        body = {"detail": "topic did not become ready in time; retry", "status_code": 504}
+        return JSONResponse(body, status_code=504)
+
+    app.include_router(rest.router)
+    app.include_router(ws_native.router)
+    # SmartTrade's /ws/candles* routes must be matched before its /ws/{symbol}.
+    app.include_router(ws_smarttrade.router)
+    return app

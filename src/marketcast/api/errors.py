@@ -1,0 +1,45 @@
+"""How a :class:`MarketcastError` looks on the wire: one mapping for REST, one for WS."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marketcast.errors import (
+    CapacityExceeded,
+    InvalidInterval,
+    InvalidRequest,
+    MarketcastError,
+    UnknownSymbol,
+)
+
+CLOSE_UNKNOWN_SYMBOL = 4000
+
+
+def error_details(error: MarketcastError) -> dict[str, Any]:
+    """Machine-readable extras a client can act on (suggestions, valid values)."""
+    if isinstance(error, UnknownSymbol):
+        return {"suggestions": list(error.suggestions)}
+    if isinstance(error, InvalidInterval):
+        return {"valid_intervals": list(error.valid)}
+    return {}
+
+
+def error_code(error: MarketcastError) -> str:
+    return str(getattr(error, "code", "error"))
+
+
+def http_status(error: MarketcastError) -> int:
+    if isinstance(error, UnknownSymbol):
+        return 404
+    if isinstance(error, InvalidRequest):
+        return 400
+    if isinstance(error, CapacityExceeded):
+        return 429
+    return 503
+
+
+def http_body(error: MarketcastError) -> dict[str, Any]:
+    status = http_status(error)
+    return {"detail": str(error), "status_code": status, "code": error_code(error)} | (
+        error_details(error)
+    )

@@ -1,0 +1,102 @@
+"""One client WebSocket: a bounded outbound buffer drained by a single writer task.
+
+Producers (the bus, request handlers) call :meth:`ClientSession.send`, which never awaits.
+The writer sends in order. If the buffer overflows, the client is a slow consumer: it is
+unsubscribed at once, and closed with 4008 as soon as its socket accepts the close frame.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+from collections.abc import Callable, Coroutine, Hashable
+from typing import Any
+
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from marketcast.hub.outbound import OutboundBuffer
+
+log = logging.getLogger(__name__)
+
+SLOW_CONSUMER = 4008
+_BATCH = 256
+_CLOSE_DEADLINE_S = 30.0
+_ids = itertools.count(1)
+
+
+class ClientSession:
+    def __init__(self, websocket: WebSocket, queue_limit: int) -> None:
+        self.websocket = websocket
+        self.id = next(_ids)
+        self.buffer = OutboundBuffer(queue_limit)
+        self._wake = asyncio.Event()
+        self._cleanups: list[Callable[[], None]] = []
+        self.close_code: int | None = None
+        self.closed = asyncio.Event()
+
+    def on_close(self, cleanup: Callable[[], None]) -> None:
+        self._cleanups.append(cleanup)
+
+    def send(self, text: str, key: Hashable | None = None) -> None:
+        if self.close_code is not None:
+            return
+        if self.buffer.push(text, key):
+            self._wake.set()
+        else:
+            log.warning("slow consumer, closing", extra={"conn": self.id})
+            self.shutdown(SLOW_CONSUMER)
+
+    def shutdown(self, code: int) -> None:
+        """Stop feeding this client and ask the writer to close with ``code``."""
+        if self.close_code is None:
+            self.close_code = code
+            self._run_cleanups()
+            self._wake.set()
+
+    def _run_cleanups(self) -> None:
+        cleanups, self._cleanups = self._cleanups, []
+        for cleanup in cleanups:
+            cleanup()
+
+    def _closing(self) -> bool:
+        return self.close_code is not None
+
+    async def write_loop(self) -> None:
+        """Send queued frames in order until shutdown, then send the close frame."""
+        try:
+            while not self._closing():
+                await self._wake.wait()
+                self._wake.clear()
+                while not self._closing() and (batch := self.buffer.pop_batch(_BATCH)):
+                    for text in batch:
+                        await self.websocket.send_text(text)
+            slow = self.close_code == SLOW_CONSUMER
+            reason = "slow consumer: resume with since" if slow else ""
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(_CLOSE_DEADLINE_S):
+                    await self.websocket.close(self.close_code or 1000, reason)
+        except (WebSocketDisconnect, RuntimeError, OSError):
+            pass  # the client went away; the reader notices too
+        finally:
+            self._run_cleanups()
+            self.closed.set()
+
+    async def serve(self, read_loop: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """Run the writer next to ``read_loop`` until either side ends."""
+        reader = asyncio.create_task(read_loop(), name=f"ws-reader {self.id}")
+        writer = asyncio.create_task(self.write_loop(), name=f"ws-writer {self.id}")
+        try:
+            await asyncio.wait({reader, writer}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if self.close_code is None:
+                self.close_code = 1000
+                self._wake.set()
+            self._run_cleanups()
+            reader.cancel()
+            # Once the reader is done the socket is closing: the writer ends quickly unless
+            # the client stopped reading, which the close deadline bounds.
+            for task in (reader, writer):
+                with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
+                    await task

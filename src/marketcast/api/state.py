@@ -1,0 +1,25 @@
+"""What request handlers reach through ``app.state``: built once by the lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.requests import HTTPConnection
+
+from marketcast.config import Settings
+from marketcast.hub.hub import Hub
+
+
+@dataclass(slots=True)
+class AppState:
+    settings: Settings
+    hub: Hub
+    # Upstream connection health for /health, provided by whoever owns the stream.
+    upstream: Callable[[], dict[str, Any]] = field(default=dict)
+
+
+def app_state(connection: HTTPConnection) -> AppState:
+    state: AppState = connection.app.state.marketcast
+    return state

@@ -1,0 +1,93 @@
+"""``/health`` and ``/streaming/status`` bodies: what an operator checks first."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marketcast.api.state import AppState
+from marketcast.domain.series import breaks
+from marketcast.domain.topics import Topic
+
+
+def health(state: AppState) -> dict[str, Any]:
+    hub = state.hub
+    upstream = state.upstream()
+    reasons = []
+    if not hub.catalog_loaded.is_set():
+        reasons.append("exchange info not loaded (exchange unreachable?)")
+    if upstream.get("connected") is False:
+        reasons.append("exchange stream disconnected")
+    failing = [str(t) for t in hub.topics if (s := hub.sync_of(t)) and s.stats.last_error]
+    if failing:
+        reasons.append(f"sync failing for {', '.join(failing[:10])}")
+    done, total = hub.bootstrap_progress()
+    return {
+        "status": "degraded" if reasons else "ok",
+        "mode": "SIMULATED" if hub.simulated else "live",
+        "simulated": hub.simulated,
+        "ready": hub.ready,
+        "bootstrap": {"done": done, "total": total},
+        "store": state.settings.store,
+        "topics": len(hub.topics),
+        "upstream": upstream,
+        "reasons": reasons,
+    }
+
+
+async def topic_status(state: AppState, topic: Topic, now_ms: int) -> dict[str, Any]:
+    hub = state.hub
+    info = await hub.store.info(topic)
+    candles = await hub.store.read(topic, limit=hub.store.capacity)
+    holes = breaks([c.open_time for c in candles], topic.interval, info.exchange_gaps)
+    sync = hub.sync_of(topic)
+    updated = info.updated_at_ms
+    return {
+        "topic": str(topic),
+        "symbol": topic.symbol,
+        "interval": topic.interval.code,
+        "count": info.count,
+        "first_time": info.first.time if info.first else None,
+        "last_time": info.last.time if info.last else None,
+        "last_closed": info.last.closed if info.last else None,
+        "last_update_age_s": round((now_ms - updated) / 1000, 3) if updated else None,
+        "continuous": not holes,
+        "breaks": [[g.first // 1000, g.last // 1000] for g in holes],
+        "exchange_gaps": [[g.first // 1000, g.last // 1000] for g in info.exchange_gaps],
+        "gaps_filled": sync.stats.candles_filled if sync else 0,
+        "subscribers": hub.bus.subscriber_count(topic),
+        "ready": bool(sync and sync.ready.is_set()),
+        "on_demand": hub.is_on_demand(topic),
+        "last_error": sync.stats.last_error if sync else None,
+    }
+
+
+async def streaming_status(state: AppState) -> dict[str, Any]:
+    """SmartTrade's shape (``symbols``, ``per_symbol``, ``last_store_update_ts``) plus
+    the native per-topic detail under ``topics``."""
+    hub = state.hub
+    now_ms = hub.now_ms()
+    topics = [await topic_status(state, t, now_ms) for t in hub.topics]
+    per_symbol = []
+    last_update = 0
+    for topic in hub.topics:
+        info = await hub.store.info(topic)
+        last_update = max(last_update, info.updated_at_ms or 0)
+        last = info.last
+        per_symbol.append(
+            {
+                "symbol": topic.symbol,
+                "interval": topic.interval.code,
+                "count": info.count,
+                "last_candle_time": last.time if last else None,
+                "last_close": last.close if last else None,
+                "last_open": last.open if last else None,
+                "last_high": last.high if last else None,
+                "last_low": last.low if last else None,
+            }
+        )
+    return {
+        "symbols": list(hub.symbols),
+        "per_symbol": per_symbol,
+        "last_store_update_ts": last_update / 1000 if last_update else None,
+        "topics": topics,
+    }

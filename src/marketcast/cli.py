@@ -1,0 +1,114 @@
+"""``marketcast serve | sim | demo``: flags mirror the settings (see README)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import uvicorn
+
+from marketcast.config import Settings
+from marketcast.logs import configure
+
+log = logging.getLogger("marketcast")
+
+_SERVE_FLAGS: tuple[tuple[str, str, type, str], ...] = (
+    ("--symbols", "symbols", str, "comma-separated symbols, e.g. BTCUSDT,ETHUSDT"),
+    ("--intervals", "intervals", str, "comma-separated intervals, e.g. 1m,5m,1h"),
+    ("--buffer-size", "buffer_size", int, "candles kept per symbol and interval"),
+    ("--store", "store", str, "memory (default) or redis"),
+    ("--redis-url", "redis_url", str, "Redis URL for --store redis"),
+    ("--rest-base", "rest_base", str, "exchange REST origin"),
+    ("--ws-base", "ws_base", str, "exchange WebSocket origin"),
+    ("--host", "host", str, "bind address (default 127.0.0.1)"),
+    ("--port", "port", int, "bind port (default 8000)"),
+    ("--log-level", "log_level", str, "DEBUG, INFO, WARNING"),
+    ("--auth-token", "auth_token", str, "require this bearer token"),
+    ("--cors-origins", "cors_origins", str, "comma-separated allowed origins (default *)"),
+)
+
+
+def _add_serve_flags(parser: argparse.ArgumentParser) -> None:
+    for flag, dest, kind, help_text in _SERVE_FLAGS:
+        parser.add_argument(flag, dest=dest, type=kind, default=None, help=help_text)
+
+
+def settings_from(args: argparse.Namespace, **overrides: Any) -> Settings:
+    """Environment first, then any flag given on the command line."""
+    given = {dest: v for _, dest, _, _ in _SERVE_FLAGS if (v := getattr(args, dest)) is not None}
+    return Settings(**{**given, **overrides})
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="marketcast", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    _add_serve_flags(commands.add_parser("serve", help="serve live exchange data"))
+    sim = commands.add_parser("sim", help="run the simulated Binance exchange alone")
+    demo = commands.add_parser("demo", help="simulated exchange + hub, no network needed")
+    _add_serve_flags(demo)
+    for p, port in ((sim, 9100), (demo, 0)):
+        p.add_argument("--sim-port", type=int, default=port, help="simulator port")
+        p.add_argument("--seed", type=int, default=7, help="tape seed (deterministic)")
+        p.add_argument("--speed", type=float, default=1.0, help="virtual clock speed factor")
+        p.add_argument("--faults", default="", help="fault schedule, see README")
+    return parser
+
+
+async def _serve(settings: Settings, *, simulated: bool) -> None:
+    from marketcast.api.app import create_app
+
+    app = create_app(settings, simulated=simulated)
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        ws_max_size=max(65536, settings.max_ws_message_bytes * 4),
+        lifespan="on",
+    )
+    await uvicorn.Server(config).serve()
+
+
+def _sim_config(args: argparse.Namespace, symbols: Sequence[str] | None = None) -> Any:
+    from marketcast.exchanges.sim import FaultSchedule, SimConfig
+
+    extra = {"symbols": tuple(symbols)} if symbols else {}
+    return SimConfig(
+        seed=args.seed, speed=args.speed, faults=FaultSchedule.parse(args.faults), **extra
+    )
+
+
+async def _demo(args: argparse.Namespace) -> None:
+    from marketcast.exchanges.sim import SimExchange
+
+    async with SimExchange(_sim_config(args), port=args.sim_port) as sim:
+        settings = settings_from(args, rest_base=sim.rest_base, ws_base=sim.ws_base)
+        log.warning("DEMO: SIMULATED exchange at %s (speed x%g)", sim.rest_base, args.speed)
+        await _serve(settings, simulated=True)
+
+
+async def _sim(args: argparse.Namespace) -> None:
+    from marketcast.exchanges.sim import serve_sim
+
+    await serve_sim(_sim_config(args), host="127.0.0.1", port=args.sim_port)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    level = getattr(args, "log_level", None) or Settings().log_level
+    configure(level)
+    runners = {
+        "serve": lambda: _serve(settings_from(args), simulated=False),
+        "demo": lambda: _demo(args),
+        "sim": lambda: _sim(args),
+    }
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(runners[args.command]())
+
+
+if __name__ == "__main__":
+    main()

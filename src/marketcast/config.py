@@ -1,0 +1,136 @@
+"""Settings, typed and built once, from the environment and CLI flags.
+
+Canonical names are ``MARKETCAST_*``; the seed systems' names (``SYMBOLS``, ``INTERVALS``,
+``BUFFER_SIZE``, ``REDIS_URL``, ``USE_MEMORY_STORE``, ``BINANCE_REST_BASE``,
+``BINANCE_WS_BASE``, ``CORS_ORIGINS``) are honoured as aliases so existing deployments
+keep working.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from marketcast.domain.intervals import Interval
+from marketcast.domain.symbols import normalize_symbol
+from marketcast.domain.topics import Topic
+from marketcast.errors import InvalidInterval
+
+DEFAULT_SYMBOLS = (
+    "BTCUSDT",
+    "ETHUSDT",
+    "BNBUSDT",
+    "SOLUSDT",
+    "XRPUSDT",
+    "DOGEUSDT",
+    "ADAUSDT",
+    "AVAXUSDT",
+    "LINKUSDT",
+    "DOTUSDT",
+)
+DEFAULT_INTERVALS = ("1m", "5m", "15m", "1h", "4h", "1d")
+
+StrList = Annotated[tuple[str, ...], NoDecode]
+
+
+def _aliases(name: str, *seed_names: str) -> AliasChoices:
+    return AliasChoices(f"MARKETCAST_{name.upper()}", name, *seed_names)
+
+
+def _split(value: Any) -> Any:
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    return value
+
+
+class Settings(BaseSettings):
+    """Every knob of a marketcast node; see the README's configuration table."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="MARKETCAST_", populate_by_name=True, extra="ignore", frozen=True
+    )
+
+    symbols: StrList = Field(DEFAULT_SYMBOLS, validation_alias=_aliases("symbols", "SYMBOLS"))
+    intervals: StrList = Field(
+        DEFAULT_INTERVALS, validation_alias=_aliases("intervals", "INTERVALS")
+    )
+    buffer_size: int = Field(
+        1000, ge=1, le=100_000, validation_alias=_aliases("buffer_size", "BUFFER_SIZE")
+    )
+    store: Literal["memory", "redis"] = Field("memory", validation_alias=_aliases("store"))
+    use_memory_store: bool | None = Field(None, validation_alias=AliasChoices("USE_MEMORY_STORE"))
+    redis_url: str = Field(
+        "redis://127.0.0.1:6379/0", validation_alias=_aliases("redis_url", "REDIS_URL")
+    )
+    rest_base: str = Field(
+        "https://api.binance.com",
+        validation_alias=_aliases("rest_base", "BINANCE_REST_BASE"),
+    )
+    ws_base: str = Field(
+        "wss://stream.binance.com:9443", validation_alias=_aliases("ws_base", "BINANCE_WS_BASE")
+    )
+    host: str = Field("127.0.0.1", validation_alias=_aliases("host"))
+    port: int = Field(8000, ge=0, le=65535, validation_alias=_aliases("port"))
+    cors_origins: StrList = Field(("*",), validation_alias=_aliases("cors_origins", "CORS_ORIGINS"))
+    auth_token: str | None = Field(None, validation_alias=_aliases("auth_token"))
+    log_level: str = Field("INFO", validation_alias=_aliases("log_level"))
+
+    max_ws_message_bytes: int = Field(
+        4096, ge=256, validation_alias=_aliases("max_ws_message_bytes")
+    )
+    max_subscriptions_per_connection: int = Field(
+        100, ge=1, validation_alias=_aliases("max_subscriptions_per_connection")
+    )
+    max_client_messages_per_s: float = Field(
+        20.0, gt=0, validation_alias=_aliases("max_client_messages_per_s")
+    )
+    client_queue_limit: int = Field(2000, ge=10, validation_alias=_aliases("client_queue_limit"))
+    max_on_demand_topics: int = Field(50, ge=0, validation_alias=_aliases("max_on_demand_topics"))
+    on_demand_idle_s: float = Field(300.0, gt=0, validation_alias=_aliases("on_demand_idle_s"))
+    data_timeout_s: float = Field(15.0, gt=0, validation_alias=_aliases("data_timeout_s"))
+    rest_concurrency: int = Field(16, ge=1, validation_alias=_aliases("rest_concurrency"))
+    weight_limit: int = Field(6000, ge=10, validation_alias=_aliases("weight_limit"))
+
+    @field_validator("symbols", mode="before")
+    @classmethod
+    def _parse_symbols(cls, value: Any) -> Any:
+        parts = _split(value)
+        if isinstance(parts, list | tuple):
+            return tuple(dict.fromkeys(normalize_symbol(str(p)) for p in parts))
+        return parts
+
+    @field_validator("intervals", "cors_origins", mode="before")
+    @classmethod
+    def _parse_list(cls, value: Any) -> Any:
+        return _split(value)
+
+    @field_validator("intervals")
+    @classmethod
+    def _check_intervals(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        try:
+            for code in value:
+                Interval.parse(code)
+        except InvalidInterval as error:
+            raise ValueError(str(error)) from None
+        return value
+
+    @field_validator("rest_base", "ws_base")
+    @classmethod
+    def _strip_base(cls, value: str) -> str:
+        # SmartTrade's BINANCE_REST_BASE included the /api/v3 path; ours is the origin.
+        value = value.rstrip("/")
+        for suffix in ("/api/v3", "/ws", "/stream"):
+            value = value.removesuffix(suffix)
+        return value
+
+    @model_validator(mode="after")
+    def _seed_store_alias(self) -> Settings:
+        if self.use_memory_store is not None:
+            object.__setattr__(self, "store", "memory" if self.use_memory_store else "redis")
+        return self
+
+    @property
+    def topics(self) -> tuple[Topic, ...]:
+        return tuple(Topic(s, Interval.parse(i)) for s in self.symbols for i in self.intervals)

@@ -1,0 +1,1 @@
+"""The hub: sync (bootstrap, gap-fill, finalize) → store → bus → fan-out."""

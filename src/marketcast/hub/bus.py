@@ -1,0 +1,75 @@
+"""In-process publish/subscribe of stored candle changes, with encode-once payloads.
+
+Each change is published once as a :class:`Published` event. Every wire format a client
+can ask for is encoded at most once per event, by the first subscriber that needs it, and
+the resulting text is shared by all connections using that format.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from marketcast.domain.candles import Candle
+from marketcast.domain.topics import Topic
+
+log = logging.getLogger(__name__)
+
+Encoder = Callable[["Published"], str]
+
+
+@dataclass(slots=True, eq=False)
+class Published:
+    topic: Topic
+    candle: Candle
+    seq: int
+    _encoded: dict[Encoder, str] = field(default_factory=dict)
+
+    def encoded(self, encoder: Encoder) -> str:
+        text = self._encoded.get(encoder)
+        if text is None:
+            text = self._encoded[encoder] = encoder(self)
+        return text
+
+
+Subscriber = Callable[[Published], None]
+
+
+class Bus:
+    """Delivers each published change synchronously to that topic's subscribers.
+
+    Subscribers must not block: they hand the event to a bounded per-client buffer.
+    """
+
+    def __init__(self) -> None:
+        self._subscribers: dict[Topic, list[Subscriber]] = {}
+        self._seq = 0
+
+    def subscribe(self, topic: Topic, subscriber: Subscriber) -> Callable[[], None]:
+        """Register ``subscriber``; return the function that unregisters it."""
+        self._subscribers.setdefault(topic, []).append(subscriber)
+
+        def unsubscribe() -> None:
+            listeners = self._subscribers.get(topic, [])
+            if subscriber in listeners:
+                listeners.remove(subscriber)
+            if not listeners:
+                self._subscribers.pop(topic, None)
+
+        return unsubscribe
+
+    def subscriber_count(self, topic: Topic) -> int:
+        return len(self._subscribers.get(topic, ()))
+
+    def publish(self, topic: Topic, candle: Candle) -> Published:
+        self._seq += 1
+        event = Published(topic, candle, self._seq)
+        for subscriber in tuple(self._subscribers.get(topic, ())):
+            try:
+                subscriber(event)
+            except Exception:
+                # A broken subscriber is a bug in one connection's code path; it must not
+                # starve the other subscribers of this candle.
+                log.exception("subscriber failed", extra={"topic": str(topic)})
+        return event

@@ -1,0 +1,220 @@
+"""The hub: owns every topic's sync worker, the exchange stream and on-demand topics.
+
+Data path (SPEC 1.1): exchange stream → :class:`TopicSync` (gap check, fill, finalize) →
+store → :class:`Bus` → client connections. Nothing else writes to the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from marketcast.domain.symbols import normalize_symbol, suggest_symbols
+from marketcast.domain.topics import Topic
+from marketcast.errors import CapacityExceeded, UnknownSymbol
+from marketcast.exchanges.binance.messages import KlineUpdate, Reconnected, SymbolInfo
+from marketcast.hub.bus import Bus
+from marketcast.hub.ports import KlineHistory
+from marketcast.hub.sync import TopicSync
+from marketcast.hub.tasks import TaskOwner
+from marketcast.store.base import CandleStore
+
+log = logging.getLogger(__name__)
+
+
+class ExchangeCatalog(Protocol):
+    async def exchange_info(self) -> list[SymbolInfo]: ...
+
+
+class TopicStream(Protocol):
+    async def set_topics(self, topics: Iterable[Topic]) -> None: ...
+    async def add_topics(self, topics: Iterable[Topic]) -> None: ...
+    async def remove_topics(self, topics: Iterable[Topic]) -> None: ...
+    def events(self) -> AsyncIterator[object]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class HubLimits:
+    max_on_demand_topics: int = 50
+    on_demand_idle_s: float = 300.0
+    on_demand_ready_timeout_s: float = 30.0
+
+
+@dataclass(slots=True)
+class _OnDemand:
+    last_used: float
+
+
+class Hub:
+    """Start with ``async with Hub(...) as hub``; the API reads through it."""
+
+    def __init__(
+        self,
+        *,
+        symbols: Sequence[str],
+        topics: Sequence[Topic],
+        exchange: ExchangeCatalog,
+        history: KlineHistory,
+        stream: TopicStream,
+        store: CandleStore,
+        bus: Bus | None = None,
+        limits: HubLimits = HubLimits(),
+        simulated: bool = False,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.symbols = tuple(symbols)
+        self.configured = tuple(topics)
+        self.simulated = simulated
+        self.store = store
+        self.bus = bus or Bus()
+        self.limits = limits
+        self._exchange = exchange
+        self._history = history
+        self._stream = stream
+        self._clock = clock
+        self._owner = TaskOwner()
+        self._syncs: dict[Topic, TopicSync] = {}
+        self._workers: dict[Topic, asyncio.Task[None]] = {}
+        self._on_demand: dict[Topic, _OnDemand] = {}
+        self._topic_lock = asyncio.Lock()
+        self.listed: dict[str, SymbolInfo] = {}
+        self.catalog_loaded = asyncio.Event()
+        self.started_at = clock()
+
+    # -- lifecycle -------------------------------------------------------------------
+    async def __aenter__(self) -> Hub:
+        self._owner.start(self._start(), name="hub-start")
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._owner.aclose()
+
+    async def _start(self) -> None:
+        await self._load_catalog()
+        for topic in self.configured:
+            self._add_worker(topic)
+        await self._stream.set_topics(self.configured)
+        self._owner.start(self._pump(), name="stream-pump")
+        self._owner.start(self._release_idle(), name="on-demand-janitor")
+
+    async def _load_catalog(self) -> None:
+        delay = 0.5
+        while True:
+            try:
+                infos = await self._exchange.exchange_info()
+            except Exception as error:  # the exchange may be unreachable at boot: keep trying
+                log.warning("exchange info unavailable, retrying in %.1fs: %s", delay, error)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+                continue
+            self.listed = {info.symbol: info for info in infos}
+            self.catalog_loaded.set()
+            unknown = [s for s in self.symbols if s not in self.listed]
+            if unknown:
+                log.error("configured symbols not listed by the exchange: %s", unknown)
+            return
+
+    def _add_worker(self, topic: Topic) -> TopicSync:
+        sync = TopicSync(topic, self.store, self._history, self.bus.publish, self.now_ms)
+        self._syncs[topic] = sync
+        self._workers[topic] = self._owner.start(sync.run(), name=f"sync {topic}")
+        return sync
+
+    def now_ms(self) -> int:
+        return int(self._clock() * 1000)
+
+    async def _pump(self) -> None:
+        async for event in self._stream.events():
+            if isinstance(event, KlineUpdate):
+                sync = self._syncs.get(event.topic)
+                if sync is not None:
+                    sync.offer(event.candle)
+            elif isinstance(event, Reconnected):
+                for topic in event.topics:
+                    if (sync := self._syncs.get(topic)) is not None:
+                        sync.request_resync()
+
+    # -- reading ---------------------------------------------------------------------
+    @property
+    def topics(self) -> list[Topic]:
+        return list(self._syncs)
+
+    def sync_of(self, topic: Topic) -> TopicSync | None:
+        return self._syncs.get(topic)
+
+    def bootstrap_progress(self) -> tuple[int, int]:
+        done = sum(1 for t in self.configured if (s := self._syncs.get(t)) and s.ready.is_set())
+        return done, len(self.configured)
+
+    @property
+    def ready(self) -> bool:
+        done, total = self.bootstrap_progress()
+        return self.catalog_loaded.is_set() and done == total
+
+    def resolve_symbol(self, given: str) -> str:
+        """The exchange id for ``given`` (``btc/usdt`` → ``BTCUSDT``), or UnknownSymbol."""
+        symbol = normalize_symbol(given)
+        if symbol in self.symbols or symbol in self.listed:
+            return symbol
+        pool = self.listed.keys() if self.listed else self.symbols
+        raise UnknownSymbol(given, suggest_symbols(given, pool))
+
+    async def topic_ready(self, topic: Topic) -> TopicSync:
+        """The sync of ``topic`` once bootstrapped; starts an on-demand topic if needed."""
+        sync = self._syncs.get(topic) or await self._start_on_demand(topic)
+        if topic in self._on_demand:
+            self._on_demand[topic].last_used = self._clock()
+        async with asyncio.timeout(self.limits.on_demand_ready_timeout_s):
+            await sync.ready.wait()
+        return sync
+
+    # -- on-demand topics ------------------------------------------------------------
+    async def _start_on_demand(self, topic: Topic) -> TopicSync:
+        async with self._topic_lock:
+            if (existing := self._syncs.get(topic)) is not None:
+                return existing
+            if topic.symbol not in self.listed:
+                raise UnknownSymbol(topic.symbol, suggest_symbols(topic.symbol, self.listed))
+            if len(self._on_demand) >= self.limits.max_on_demand_topics:
+                raise CapacityExceeded(
+                    f"on-demand topic limit reached ({self.limits.max_on_demand_topics}); "
+                    f"configured symbols: {', '.join(self.symbols)}"
+                )
+            self._on_demand[topic] = _OnDemand(last_used=self._clock())
+            sync = self._add_worker(topic)
+            await self._stream.add_topics([topic])
+            log.info("on-demand topic %s started", topic)
+            return sync
+
+    async def _release_idle(self) -> None:
+        while True:
+            await asyncio.sleep(min(10.0, self.limits.on_demand_idle_s / 2))
+            now = self._clock()
+            idle = [
+                topic
+                for topic, usage in self._on_demand.items()
+                if self.bus.subscriber_count(topic) == 0
+                and now - usage.last_used > self.limits.on_demand_idle_s
+            ]
+            for topic in idle:
+                await self._stop_on_demand(topic)
+
+    async def _stop_on_demand(self, topic: Topic) -> None:
+        async with self._topic_lock:
+            self._on_demand.pop(topic, None)
+            self._syncs.pop(topic, None)
+            worker = self._workers.pop(topic, None)
+            if worker is not None:
+                await self._owner.cancel(worker)
+            await self._stream.remove_topics([topic])
+            log.info("on-demand topic %s released after idling", topic)
+
+    def is_on_demand(self, topic: Topic) -> bool:
+        return topic in self._on_demand

@@ -1,0 +1,185 @@
+"""One topic's sync worker: bootstrap, gap-fill, finalize, then store and publish.
+
+This is where SPEC 3.1 happens. For every stream update the worker makes the store
+continuous up to it *before* storing it, and publishes only what the store accepted, so a
+client that upserts every message by open time on top of a snapshot holds exactly the
+exchange's series. Updates never wait behind each other per client; they wait here, per
+topic, while REST fills a gap, coalesced in :class:`PendingUpdates`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+from marketcast.domain.candles import Candle, TimeRange
+from marketcast.domain.series import absent_ranges, breaks, missing_before
+from marketcast.domain.topics import Topic
+from marketcast.errors import ExchangeError
+from marketcast.hub.pending import PendingUpdates
+from marketcast.hub.ports import KlineHistory
+from marketcast.store.base import CandleStore
+
+log = logging.getLogger(__name__)
+
+_PAGE = 1000
+_RETRY_DELAYS = (0.5, 1.0, 2.0, 5.0, 10.0)
+
+
+@dataclass(slots=True)
+class SyncStats:
+    candles_filled: int = 0
+    fills: int = 0
+    resyncs: int = 0
+    exchange_gaps: int = 0
+    failures: int = 0
+    last_error: str | None = None
+
+
+class TopicSync:
+    """Owns the write path of one topic. Run :meth:`run` as one task; feed it with
+    :meth:`offer` and :meth:`request_resync` from the stream reader."""
+
+    def __init__(
+        self,
+        topic: Topic,
+        store: CandleStore,
+        history: KlineHistory,
+        publish: Callable[[Topic, Candle], object],
+        clock_ms: Callable[[], int],
+    ) -> None:
+        self.topic = topic
+        self._store = store
+        self._history = history
+        self._publish = publish
+        self._clock_ms = clock_ms
+        self._pending = PendingUpdates()
+        self._wake = asyncio.Event()
+        self.ready = asyncio.Event()
+        self.stats = SyncStats()
+
+    @property
+    def healthy(self) -> bool:
+        return self.ready.is_set() and self.stats.last_error is None
+
+    def offer(self, candle: Candle) -> None:
+        self._pending.add(candle)
+        self._wake.set()
+
+    def request_resync(self) -> None:
+        self._pending.request_resync()
+        self._wake.set()
+
+    async def run(self) -> None:
+        await self._retrying(self._bootstrap)
+        self.ready.set()
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            await self._retrying(self._drain)
+
+    async def _retrying(self, step: Callable[[], Awaitable[None]]) -> None:
+        """Run ``step`` until it succeeds: the exchange being down must not lose updates."""
+        attempt = 0
+        while True:
+            try:
+                await step()
+            except ExchangeError as error:
+                self.stats.failures += 1
+                self.stats.last_error = str(error)
+                delay = _RETRY_DELAYS[min(attempt, len(_RETRY_DELAYS) - 1)]
+                log.warning("sync %s failed, retrying in %.1fs: %s", self.topic, delay, error)
+                attempt += 1
+                await asyncio.sleep(delay)
+            else:
+                self.stats.last_error = None
+                return
+
+    async def _drain(self) -> None:
+        """Apply everything in the mailbox; on failure put back what was not applied."""
+        resync, candles = self._pending.take()
+        done = 0
+        try:
+            if resync:
+                await self._resync()
+                resync = False
+            for candle in candles:
+                await self._apply(candle)
+                done += 1
+        except ExchangeError:
+            if resync:
+                self._pending.request_resync()
+            for candle in candles[done:]:
+                self._pending.add(candle)
+            raise
+
+    async def _bootstrap(self) -> None:
+        if await self._store.last(self.topic) is not None:
+            await self._resync()  # a persistent store survived a restart: fill the rest
+            return
+        candles = await self._history.latest_klines(self.topic, self._store.capacity)
+        times = [c.open_time for c in candles]
+        await self._record_gaps(breaks(times, self.topic.interval))
+        await self._store.replace(self.topic, candles, now_ms=self._clock_ms())
+        log.debug("bootstrapped %s with %d candles", self.topic, len(candles))
+
+    async def _apply(self, candle: Candle) -> None:
+        last = await self._store.last(self.topic)
+        if last is not None:
+            missing = missing_before(last, candle.open_time, self.topic.interval)
+            if missing is not None:
+                await self._fill(missing, closed_before=candle.open_time)
+        await self._store_and_publish([candle])
+
+    async def _fill(self, missing: TimeRange, *, closed_before: int) -> None:
+        fetched = await self._history.klines_range(self.topic, missing, closed_before=closed_before)
+        await self._record_gaps(
+            absent_ranges(missing, (c.open_time for c in fetched), self.topic.interval)
+        )
+        changed = await self._store_and_publish(fetched)
+        self.stats.fills += 1
+        self.stats.candles_filled += len(changed)
+
+    async def _resync(self) -> None:
+        """Bring the topic up to the exchange's present from its last stored candle.
+
+        Pages forward from the stored tail. A full page's last row is re-read as the next
+        page's first: only the newest row of the newest page may still be forming.
+        """
+        last = await self._store.last(self.topic)
+        if last is None:
+            await self._bootstrap()
+            return
+        self.stats.resyncs += 1
+        start = last.open_time
+        while True:
+            page = await self._history.klines(self.topic, start=start, limit=_PAGE)
+            if not page:
+                return
+            full = len(page) == _PAGE
+            keep = page[:-1] if full else page
+            span = TimeRange(start, page[-1].open_time)
+            await self._record_gaps(
+                absent_ranges(span, (c.open_time for c in page), self.topic.interval)
+            )
+            changed = await self._store_and_publish(keep)
+            self.stats.candles_filled += len(changed)
+            if not full:
+                return
+            start = page[-1].open_time
+
+    async def _store_and_publish(self, candles: Sequence[Candle]) -> list[Candle]:
+        if not candles:
+            return []
+        changed = await self._store.upsert_many(self.topic, candles, now_ms=self._clock_ms())
+        for candle in changed:
+            self._publish(self.topic, candle)
+        return changed
+
+    async def _record_gaps(self, gaps: Sequence[TimeRange]) -> None:
+        if gaps:
+            self.stats.exchange_gaps += len(gaps)
+            log.warning("exchange has no candles for %s in %s", self.topic, gaps)
+            await self._store.add_exchange_gaps(self.topic, gaps)

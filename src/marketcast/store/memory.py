@@ -1,0 +1,89 @@
+"""The embedded store: one :class:`CandleRing` per topic, in this process."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from marketcast.domain.candles import Candle, TimeRange
+from marketcast.domain.series import merge_gaps
+from marketcast.domain.topics import Topic
+from marketcast.store.base import TopicInfo
+from marketcast.store.ring import CandleRing
+
+
+class MemoryStore:
+    """Fast and volatile: history is rebuilt from the exchange after a restart."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._rings: dict[Topic, CandleRing] = {}
+        self._updated_at: dict[Topic, int] = {}
+        self._gaps: dict[Topic, list[TimeRange]] = {}
+
+    def _ring(self, topic: Topic) -> CandleRing:
+        ring = self._rings.get(topic)
+        if ring is None:
+            ring = self._rings[topic] = CandleRing(self.capacity)
+        return ring
+
+    async def upsert(self, topic: Topic, candle: Candle, *, now_ms: int) -> Candle | None:
+        stored = self._ring(topic).upsert(candle)
+        if stored is not None:
+            self._updated_at[topic] = now_ms
+        return stored
+
+    async def upsert_many(
+        self, topic: Topic, candles: Sequence[Candle], *, now_ms: int
+    ) -> list[Candle]:
+        ring = self._ring(topic)
+        changed = [stored for c in candles if (stored := ring.upsert(c)) is not None]
+        if changed:
+            self._updated_at[topic] = now_ms
+        return changed
+
+    async def replace(self, topic: Topic, candles: Sequence[Candle], *, now_ms: int) -> None:
+        self._ring(topic).replace(candles)
+        self._updated_at[topic] = now_ms
+
+    async def last(self, topic: Topic) -> Candle | None:
+        ring = self._rings.get(topic)
+        return ring.last() if ring is not None else None
+
+    async def read(
+        self,
+        topic: Topic,
+        *,
+        limit: int,
+        since: int | None = None,
+        before: int | None = None,
+    ) -> list[Candle]:
+        ring = self._rings.get(topic)
+        if ring is None or limit <= 0:
+            return []
+        if since is not None:
+            start = ring.index_of(since)
+            stop = len(ring) if before is None else ring.index_of(before)
+            return ring.slice(start, min(stop, start + limit))
+        stop = len(ring) if before is None else ring.index_of(before)
+        return ring.slice(stop - limit, stop)
+
+    async def add_exchange_gaps(self, topic: Topic, gaps: Iterable[TimeRange]) -> None:
+        known = self._gaps.setdefault(topic, [])
+        known[:] = merge_gaps([*known, *gaps], topic.interval)
+
+    async def info(self, topic: Topic) -> TopicInfo:
+        ring = self._rings.get(topic)
+        return TopicInfo(
+            topic=topic,
+            count=len(ring) if ring else 0,
+            first=ring.first() if ring else None,
+            last=ring.last() if ring else None,
+            updated_at_ms=self._updated_at.get(topic),
+            exchange_gaps=tuple(self._gaps.get(topic, ())),
+        )
+
+    async def topics(self) -> list[Topic]:
+        return list(self._rings)
+
+    async def aclose(self) -> None:
+        self._rings.clear()

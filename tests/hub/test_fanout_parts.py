@@ -1,0 +1,73 @@
+"""Pure fan-out pieces: the outbound buffer, the snapshot gate, the topic mailbox."""
+
+from __future__ import annotations
+
+from marketcast.domain.candles import Candle
+from marketcast.hub.gate import SnapshotGate
+from marketcast.hub.outbound import OutboundBuffer
+from marketcast.hub.pending import PendingUpdates
+
+
+def test_forming_updates_coalesce_in_place_and_keep_order() -> None:
+    buffer = OutboundBuffer(limit=10)
+    assert buffer.push("T1 v1", key="T1")
+    assert buffer.push("T1 closed")  # closed: no key, never coalesced
+    assert buffer.push("T2 v1", key="T2")
+    assert buffer.push("T2 v2", key="T2")
+    assert buffer.pop_batch(10) == ["T1 v1", "T1 closed", "T2 v2"]
+    assert buffer.coalesced == 1
+
+
+def test_key_is_forgotten_once_sent() -> None:
+    buffer = OutboundBuffer(limit=10)
+    buffer.push("a", key="k")
+    assert buffer.pop_batch(1) == ["a"]
+    buffer.push("b", key="k")
+    assert buffer.pop_batch(5) == ["b"]
+
+
+def test_hard_limit_rejects_but_coalescing_still_fits() -> None:
+    buffer = OutboundBuffer(limit=2)
+    assert buffer.push("closed 1")
+    assert buffer.push("forming", key="f")
+    assert buffer.push("forming v2", key="f")  # replaces, does not grow
+    assert not buffer.push("closed 2")
+    assert len(buffer) == 2
+
+
+def test_gate_holds_until_open_and_drops_updates_older_than_the_snapshot() -> None:
+    out: list[int] = []
+    gate: SnapshotGate[int] = SnapshotGate(out.append, lambda t: t)
+    for t in (5, 9, 10, 11):
+        gate.offer(t)
+    assert out == []
+    gate.open(10)
+    assert out == [10, 11]
+    gate.offer(12)
+    assert out == [10, 11, 12]
+
+
+def test_gate_with_empty_snapshot_releases_everything() -> None:
+    out: list[int] = []
+    gate: SnapshotGate[int] = SnapshotGate(out.append, lambda t: t)
+    gate.offer(1)
+    gate.open(None)
+    assert out == [1]
+
+
+def c(t: int, trades: int, closed: bool = False) -> Candle:
+    return Candle(t, 1, 1, 1, 1, 1, 1, trades, closed)
+
+
+def test_mailbox_keeps_best_version_per_open_time_oldest_first() -> None:
+    box = PendingUpdates()
+    assert not box
+    box.add(c(2, 5))
+    box.add(c(1, 7, closed=True))
+    box.add(c(2, 3))  # older push of the same forming candle: ignored
+    box.add(c(1, 9))  # forming after closed: ignored
+    box.request_resync()
+    resync, candles = box.take()
+    assert resync
+    assert candles == [c(1, 7, closed=True), c(2, 5)]
+    assert not box
