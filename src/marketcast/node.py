@@ -89,13 +89,25 @@ class Node:
             "ws_base": self.settings.ws_base,
         }
         if stream is not None:
-            health.update(stream.health())
+            connections = stream.connections()
+            stats = stream.stats
+            health["connected"] = bool(connections) and all(
+                c.state == "connected" for c in connections
+            )
+            health["connections"] = [
+                {"state": c.state, "streams": c.streams} for c in connections
+            ]
+            health["stream"] = {
+                "reconnects": stats.reconnects,
+                "messages": stats.messages,
+                "malformed_frames": stats.malformed_frames,
+            }
         if rest is not None:
-            stats = rest.stats
+            rest_stats = rest.stats
             health["rest"] = {
-                "requests": stats.requests,
-                "retries": stats.retries,
-                "rate_limited": stats.rate_limited,
-                "weight_used": stats.weight_used_last,
+                "requests": rest_stats.requests,
+                "retries": rest_stats.retries,
+                "rate_limited": rest_stats.rate_limited,
+                "weight_used": rest_stats.weight_used_last,
             }
         return health

@@ -1,0 +1,1 @@
+"""Exchange adapters: ``binance`` speaks to Binance, ``sim`` imitates it over real sockets."""

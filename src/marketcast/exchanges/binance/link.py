@@ -1,0 +1,218 @@
+"""One WebSocket connection to Binance's combined-stream endpoint.
+
+A :class:`Link` reads frames until the connection ends or goes quiet (the data
+watchdog), sends paced SUBSCRIBE/UNSUBSCRIBE requests and remembers what the stream
+supervisor needs to decide on replacements: whether a ``serverShutdown`` arrived, when
+its first kline came, whether it has caught up with another connection.
+
+Kline updates are *held* until :meth:`Link.go_live`, so that a ``Reconnected`` event
+can be put in front of the first update the new connection delivers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+
+import orjson
+from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import ConnectionClosed
+
+from marketcast.errors import ExchangeProtocolError
+from marketcast.exchanges.binance.limits import MessagePacer
+from marketcast.exchanges.binance.messages import (
+    ControlReply,
+    KlineUpdate,
+    ServerShutdown,
+    StreamEvent,
+)
+from marketcast.exchanges.binance.parse import parse_ws_message
+from marketcast.exchanges.binance.partition import request_batches
+
+log = logging.getLogger(__name__)
+
+Emit = Callable[[StreamEvent], Awaitable[None]]
+
+
+@dataclass
+class LinkCounters:
+    """Counters shared by every link of one stream client."""
+
+    messages: int = 0
+    malformed_frames: int = 0
+    control_errors: int = 0
+
+
+class Link:
+    """A connected WebSocket plus the bookkeeping around it. Call :meth:`start` once."""
+
+    def __init__(
+        self,
+        ws: ClientConnection,
+        streams: Iterable[str],
+        *,
+        emit: Emit,
+        counters: LinkCounters,
+        data_timeout: float,
+        ack_timeout: float,
+    ) -> None:
+        self.streams: set[str] = set(streams)
+        self.opened_at = asyncio.get_running_loop().time()
+        self.ended: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self.trouble = asyncio.Event()  # set on a serverShutdown notice or when ended
+        self.first_kline = asyncio.Event()
+        self.first_event_time: int | None = None
+        self.last_event_time: int | None = None
+        self.caught_up = asyncio.Event()  # also set when the link ends: nothing more to wait for
+        self._watch_from: int | None = None
+        self._ws = ws
+        self._emit = emit
+        self._counters = counters
+        self._data_timeout = data_timeout
+        self._ack_timeout = ack_timeout
+        self._live = False
+        self._held: deque[KlineUpdate] = deque()
+        self._pacer = MessagePacer()
+        self._ids = itertools.count(1)
+        self._pending: dict[int, asyncio.Future[ControlReply]] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def start(self) -> None:
+        self._tasks.append(asyncio.create_task(self._read(), name="binance-link-reader"))
+
+    def follow(self, changed: asyncio.Event, wanted: Callable[[], Iterable[str]]) -> None:
+        """Keep the subscriptions equal to ``wanted()`` whenever ``changed`` is set."""
+        self._tasks.append(asyncio.create_task(self._follow(changed, wanted)))
+
+    async def go_live(self, announce: StreamEvent | None) -> None:
+        """Emit ``announce``, then the held updates, then pass updates straight through."""
+        if announce is not None:
+            await self._emit(announce)
+        while self._held:
+            await self._emit(self._held.popleft())
+        # No await between the emptiness check above and this line: nothing slips past.
+        self._live = True
+
+    def watch_catch_up(self, event_time: int) -> None:
+        """Set :attr:`caught_up` once this link delivers an update at or after ``event_time``."""
+        self._watch_from = event_time
+        if self.last_event_time is not None and self.last_event_time >= event_time:
+            self.caught_up.set()
+
+    async def sync(self, wanted: Iterable[str]) -> None:
+        """SUBSCRIBE what is missing and UNSUBSCRIBE what is no longer wanted."""
+        target = set(wanted)
+        for batch in request_batches(target - self.streams):
+            self.streams.update(batch)
+            await self._request("SUBSCRIBE", batch)
+        for batch in request_batches(self.streams - target):
+            self.streams.difference_update(batch)
+            await self._request("UNSUBSCRIBE", batch)
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._ws.close()
+        self._finish("closed by client")
+
+    async def _read(self) -> None:
+        reason = "connection closed"
+        try:
+            while True:
+                frame = await self._recv()
+                self._counters.messages += 1
+                await self._handle(frame)
+        except TimeoutError:
+            reason = f"stalled: no data for {self._data_timeout:g}s"
+            await self._ws.close(reason="stalled")
+        except ConnectionClosed as exc:
+            reason = f"connection closed: {exc}"
+        finally:
+            self._finish(reason)
+
+    async def _recv(self) -> str | bytes:
+        # The watchdog only runs while streams are subscribed: an idle connection is quiet.
+        timeout = self._data_timeout if self.streams else None
+        async with asyncio.timeout(timeout):
+            return await self._ws.recv()
+
+    async def _handle(self, frame: str | bytes) -> None:
+        try:
+            message = parse_ws_message(frame)
+        except ExchangeProtocolError as exc:
+            self._counters.malformed_frames += 1
+            log.warning("skipping malformed frame: %s", exc)
+            return
+        if isinstance(message, KlineUpdate):
+            await self._on_kline(message)
+        elif isinstance(message, ServerShutdown):
+            log.info("exchange announced a server shutdown at %s", message.event_time)
+            self.trouble.set()
+        else:
+            self._on_reply(message)
+
+    async def _on_kline(self, update: KlineUpdate) -> None:
+        if self.first_event_time is None:
+            self.first_event_time = update.event_time
+            self.first_kline.set()
+        self.last_event_time = max(self.last_event_time or 0, update.event_time)
+        if self._watch_from is not None and update.event_time >= self._watch_from:
+            self.caught_up.set()
+        if self._live:
+            await self._emit(update)
+        else:
+            self._held.append(update)
+
+    def _on_reply(self, reply: ControlReply) -> None:
+        if not reply.ok:
+            self._counters.control_errors += 1
+            log.warning("control request %s failed: %s", reply.request_id, reply.error_message)
+        waiter = self._pending.get(reply.request_id) if isinstance(reply.request_id, int) else None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(reply)
+
+    async def _request(self, method: str, params: list[str]) -> ControlReply:
+        loop = asyncio.get_running_loop()
+        while True:
+            delay = self._pacer.delay_for(loop.time())
+            if delay <= 0:
+                self._pacer.record(loop.time())
+                break
+            await asyncio.sleep(delay)
+        request_id = next(self._ids)
+        waiter: asyncio.Future[ControlReply] = loop.create_future()
+        self._pending[request_id] = waiter
+        try:
+            payload = {"method": method, "params": params, "id": request_id}
+            await self._ws.send(orjson.dumps(payload).decode())
+            async with asyncio.timeout(self._ack_timeout):
+                return await waiter
+        finally:
+            del self._pending[request_id]
+
+    async def _follow(self, changed: asyncio.Event, wanted: Callable[[], Iterable[str]]) -> None:
+        try:
+            while True:
+                # Sync first: a change made while this link was opening is already
+                # consumed from ``changed`` by the link it replaces.
+                await self.sync(wanted())
+                await changed.wait()
+                changed.clear()
+        except (ConnectionClosed, ConnectionError, TimeoutError) as exc:
+            # The supervisor reconnects with the full subscription; force that now.
+            log.warning("subscription update failed, dropping the connection: %r", exc)
+            await self._ws.close(reason="subscription update failed")
+
+    def _finish(self, reason: str) -> None:
+        if not self.ended.done():
+            self.ended.set_result(reason)
+        for waiter in self._pending.values():
+            if not waiter.done():
+                waiter.set_exception(ConnectionError(reason))
+        self.trouble.set()
+        self.caught_up.set()

@@ -1,0 +1,84 @@
+"""Paging math for ``GET /api/v3/klines`` and the rule that decides which rows are final.
+
+Binance returns at most :data:`MAX_KLINES_PER_CALL` rows per call: with ``startTime``
+the oldest rows from there on, with only ``endTime`` the newest rows up to it. Pages
+are walked forwards for a range and backwards for "the latest N".
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Sequence
+from typing import Final
+
+from marketcast.domain.candles import Candle, TimeRange
+from marketcast.domain.intervals import Interval
+from marketcast.errors import ExchangeProtocolError
+
+MAX_KLINES_PER_CALL: Final = 1000
+KLINES_WEIGHT: Final = 2
+
+
+def next_page_start(rows: Sequence[Candle], interval: Interval) -> int | None:
+    """``startTime`` of the page after ``rows`` (paging forwards); ``None`` when empty."""
+    if not rows:
+        return None
+    return interval.next_open(rows[-1].open_time)
+
+
+def previous_page_end(rows: Sequence[Candle]) -> int | None:
+    """``endTime`` of the page before ``rows`` (paging backwards); ``None`` when empty."""
+    if not rows:
+        return None
+    return rows[0].open_time - 1
+
+
+def range_end_time(rng: TimeRange, interval: Interval) -> int:
+    """``endTime`` that includes the candle opening at ``rng.last`` and nothing after it.
+
+    The last candle's close time is used so the range is right whether the server
+    compares ``endTime`` with open or with close times.
+    """
+    return interval.close_time(rng.last)
+
+
+def check_advances(page_start: int, rows: Sequence[Candle]) -> None:
+    """Refuse a page that would make forward paging loop forever."""
+    if rows and rows[-1].open_time < page_start:
+        raise ExchangeProtocolError(
+            f"klines page asked from {page_start} ended at {rows[-1].open_time}"
+        )
+
+
+def merge_pages(pages: Iterable[Sequence[Candle]], rng: TimeRange | None = None) -> list[Candle]:
+    """All rows of ``pages`` sorted by open time, one per open time, inside ``rng``.
+
+    Overlapping pages repeat a row; the later page's version wins since it is fresher.
+    """
+    by_time: dict[int, Candle] = {}
+    for page in pages:
+        for candle in page:
+            if rng is None or rng.contains(candle.open_time):
+                by_time[candle.open_time] = candle
+    return [by_time[t] for t in sorted(by_time)]
+
+
+def mark_closed(
+    rows: Sequence[Candle], interval: Interval, closed_before: int | None
+) -> list[Candle]:
+    """Set ``closed`` on REST rows, which Binance does not flag.
+
+    A row is closed when its close time is before ``closed_before`` (typically the
+    exchange's current time). Without ``closed_before`` every row but the newest is
+    closed and the newest counts as forming: a closed candle wrongly marked forming is
+    merely fetched again later, while a forming one marked closed would freeze a stale
+    candle.
+    """
+    if closed_before is None:
+        last = len(rows) - 1
+        return [_with_closed(row, i < last) for i, row in enumerate(rows)]
+    return [_with_closed(row, interval.close_time(row.open_time) < closed_before) for row in rows]
+
+
+def _with_closed(row: Candle, closed: bool) -> Candle:
+    return row if row.closed == closed else dataclasses.replace(row, closed=closed)

@@ -1,0 +1,244 @@
+"""Where a Binance payload becomes a marketcast value: klines, stream frames, exchange info.
+
+Pure functions only. Anything that does not look like what Binance documents raises
+:class:`ExchangeProtocolError`, so the caller can count the frame, log it and carry on:
+one garbage frame must never take a connection down.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from marketcast.domain.candles import Candle
+from marketcast.domain.intervals import Interval
+from marketcast.domain.topics import Topic
+from marketcast.errors import ExchangeProtocolError, InvalidInterval
+from marketcast.exchanges.binance.messages import (
+    ControlReply,
+    KlineUpdate,
+    ServerShutdown,
+    StreamMessage,
+    SymbolInfo,
+)
+
+_KLINE_STREAM = "@kline_"
+# A REST kline row has 12 fields; the ones we read end at the trade count.
+_REST_ROW_MIN_FIELDS = 9
+
+
+def stream_name(topic: Topic) -> str:
+    """``Topic("BTCUSDT", 1m)`` -> ``"btcusdt@kline_1m"`` (symbols lower-case, interval as is)."""
+    return f"{topic.symbol.lower()}{_KLINE_STREAM}{topic.interval.code}"
+
+
+def topic_from_stream(name: str) -> Topic:
+    """Inverse of :func:`stream_name`; the interval stays case-sensitive (``1M`` is a month)."""
+    symbol, sep, code = name.partition(_KLINE_STREAM)
+    if not sep or not symbol or "@" in code:
+        raise ExchangeProtocolError(f"not a kline stream name: {name!r}")
+    return Topic(symbol.upper(), _interval(code))
+
+
+def parse_rest_kline(row: object, *, closed: bool) -> Candle:
+    """One row of ``GET /api/v3/klines``.
+
+    Binance does not say whether a REST row is final, so the caller decides ``closed``.
+    A real row (from Binance's documentation)::
+
+        [1499040000000, "0.01634790", "0.80000000", "0.01575800", "0.01577100",
+         "148976.11427815", 1499644799999, "2434.19055334", 308, "1756.87402397",
+         "28.46694368", "17928899.62484339"]
+
+    Fields: open time, open, high, low, close, volume, close time, quote volume,
+    trade count, taker buy base volume, taker buy quote volume, ignore.
+    """
+    if not isinstance(row, list) or len(row) < _REST_ROW_MIN_FIELDS:
+        raise ExchangeProtocolError(f"kline row is not a list of >= 9 fields: {row!r:.200}")
+    return Candle(
+        open_time=_int(row[0], "open time"),
+        open=_decimal(row[1], "open"),
+        high=_decimal(row[2], "high"),
+        low=_decimal(row[3], "low"),
+        close=_decimal(row[4], "close"),
+        volume=_decimal(row[5], "volume"),
+        quote_volume=_decimal(row[7], "quote volume"),
+        trades=_int(row[8], "trade count"),
+        closed=closed,
+    )
+
+
+def parse_ws_message(raw: bytes | str) -> StreamMessage:
+    """Decode one text frame from a raw (``/ws``) or combined (``/stream``) connection.
+
+    A real combined kline frame (payload from Binance's documentation)::
+
+        {"stream": "bnbbtc@kline_1m",
+         "data": {"e": "kline", "E": 1672515782136, "s": "BNBBTC",
+                  "k": {"t": 1672515780000, "T": 1672515839999, "s": "BNBBTC",
+                        "i": "1m", "f": 100, "L": 200, "o": "0.0010", "c": "0.0020",
+                        "h": "0.0025", "l": "0.0015", "v": "1000", "n": 100,
+                        "x": false, "q": "1.0000", "V": "500", "Q": "0.500",
+                        "B": "123456"}}}
+
+    Besides klines: ``{"e": "serverShutdown", "E": 1770123456789}`` (also accepted
+    wrapped as ``{"event": {...}}`` like the WebSocket API sends it, or inside
+    ``{"stream", "data"}``), and control replies ``{"result": null, "id": 1}`` or
+    ``{"code": 2, "msg": "Invalid request: ...", "id": 1}``.
+    """
+    try:
+        message = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise ExchangeProtocolError(f"frame is not JSON: {exc}") from None
+    if not isinstance(message, dict):
+        raise ExchangeProtocolError(f"frame is not a JSON object: {str(raw)[:200]}")
+    if "stream" in message or "data" in message:
+        return _parse_combined(message)
+    if "e" not in message and "event" not in message:
+        return _parse_control_reply(message)
+    return _parse_event(message)
+
+
+def parse_exchange_info(payload: object) -> list[SymbolInfo]:
+    """The symbols of ``GET /api/v3/exchangeInfo``, with tick and step size.
+
+    A real symbol entry, trimmed to the fields read here (documentation payload)::
+
+        {"symbol": "ETHBTC", "status": "TRADING", "baseAsset": "ETH",
+         "quoteAsset": "BTC",
+         "filters": [{"filterType": "PRICE_FILTER", "minPrice": "0.00000100",
+                      "maxPrice": "100000.00000000", "tickSize": "0.00000100"},
+                     {"filterType": "LOT_SIZE", "minQty": "0.00100000",
+                      "maxQty": "100000.00000000", "stepSize": "0.00100000"}]}
+
+    A listing without a PRICE_FILTER or LOT_SIZE filter is left out: it cannot be
+    formatted, and one odd listing must not make the whole exchange unusable.
+    """
+    symbols = payload.get("symbols") if isinstance(payload, dict) else None
+    if not isinstance(symbols, list):
+        raise ExchangeProtocolError("exchange info has no 'symbols' list")
+    found = (_symbol_info(entry) for entry in symbols)
+    return [info for info in found if info is not None]
+
+
+def _parse_combined(message: Mapping[str, Any]) -> StreamMessage:
+    stream, data = message.get("stream"), message.get("data")
+    if not isinstance(stream, str) or not isinstance(data, dict):
+        raise ExchangeProtocolError("combined frame needs a 'stream' string and a 'data' object")
+    parsed = _parse_event(data)
+    if isinstance(parsed, KlineUpdate) and stream_name(parsed.topic) != stream:
+        raise ExchangeProtocolError(f"kline for {parsed.topic} arrived on stream {stream!r}")
+    return parsed
+
+
+def _parse_event(event: Mapping[str, Any]) -> StreamMessage:
+    nested = event.get("event")
+    if isinstance(nested, dict) and "e" not in event:
+        event = nested
+    kind = event.get("e")
+    if kind == "kline":
+        return _parse_kline_event(event)
+    if kind == "serverShutdown":
+        when = event.get("E")
+        return ServerShutdown(
+            when if isinstance(when, int) and not isinstance(when, bool) else None
+        )
+    raise ExchangeProtocolError(f"unexpected event type {kind!r}")
+
+
+def _parse_kline_event(event: Mapping[str, Any]) -> KlineUpdate:
+    k = event.get("k")
+    if not isinstance(k, dict):
+        raise ExchangeProtocolError("kline event without a 'k' object")
+    symbol = k.get("s", event.get("s"))
+    if not isinstance(symbol, str) or not symbol:
+        raise ExchangeProtocolError("kline event without a symbol")
+    closed = k.get("x")
+    if not isinstance(closed, bool):
+        raise ExchangeProtocolError("kline event: 'x' (closed) is not a boolean")
+    candle = Candle(
+        open_time=_int(k.get("t"), "open time"),
+        open=_decimal(k.get("o"), "open"),
+        high=_decimal(k.get("h"), "high"),
+        low=_decimal(k.get("l"), "low"),
+        close=_decimal(k.get("c"), "close"),
+        volume=_decimal(k.get("v"), "volume"),
+        quote_volume=_decimal(k.get("q"), "quote volume"),
+        trades=_int(k.get("n"), "trade count"),
+        closed=closed,
+    )
+    topic = Topic(symbol.upper(), _interval(k.get("i")))
+    return KlineUpdate(topic, candle, _int(event.get("E"), "event time"))
+
+
+def _parse_control_reply(message: Mapping[str, Any]) -> ControlReply:
+    request_id = message.get("id")
+    if request_id is not None and not isinstance(request_id, int | str):
+        raise ExchangeProtocolError(f"control reply with a bad id {request_id!r}")
+    error = message.get("error", message)
+    if isinstance(error, dict) and ("code" in error or "msg" in error):
+        code = error.get("code")
+        text = error.get("msg")
+        return ControlReply(
+            request_id,
+            error_code=code if isinstance(code, int) else -1,
+            error_message=str(text) if text is not None else "",
+        )
+    if "result" not in message:
+        raise ExchangeProtocolError("control reply without 'result' or an error")
+    return ControlReply(request_id, result=message["result"])
+
+
+def _symbol_info(entry: object) -> SymbolInfo | None:
+    if not isinstance(entry, dict):
+        raise ExchangeProtocolError("exchange info symbol entry is not an object")
+    filters = entry.get("filters")
+    by_type = {
+        f.get("filterType"): f
+        for f in (filters if isinstance(filters, list) else [])
+        if isinstance(f, dict)
+    }
+    fields = (
+        entry.get("symbol"),
+        entry.get("baseAsset"),
+        entry.get("quoteAsset"),
+        entry.get("status"),
+        by_type.get("PRICE_FILTER", {}).get("tickSize"),
+        by_type.get("LOT_SIZE", {}).get("stepSize"),
+    )
+    texts = [value for value in fields if isinstance(value, str) and value]
+    if len(texts) != len(fields):
+        return None
+    return SymbolInfo(*texts)
+
+
+def _interval(code: object) -> Interval:
+    if isinstance(code, str):
+        try:
+            return Interval.parse(code)
+        except InvalidInterval:
+            pass
+    raise ExchangeProtocolError(f"unknown interval from exchange: {code!r:.20}")
+
+
+def _int(value: object, name: str) -> int:
+    # bool is an int subclass; a JSON true is never a valid time or count.
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    raise ExchangeProtocolError(f"{name} is not a non-negative integer: {value!r:.50}")
+
+
+def _decimal(value: object, name: str) -> float:
+    # Binance sends decimals as strings; numbers are accepted for robustness.
+    if isinstance(value, str | int | float) and not isinstance(value, bool):
+        try:
+            number = float(value)
+        except ValueError:
+            pass
+        else:
+            if math.isfinite(number):
+                return number
+    raise ExchangeProtocolError(f"{name} is not a finite decimal: {value!r:.50}")

@@ -1,0 +1,188 @@
+"""The kline stream client: every topic on some combined-stream connection, always.
+
+Topics are spread over *slots* of at most 1024 streams (new topics fill slots with room
+first, by SUBSCRIBE on the live connection); each slot is kept connected by a
+:class:`~marketcast.exchanges.binance.supervisor.SlotSupervisor`, which explains the
+reconnect, replacement and ``Reconnected`` rules.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
+from types import TracebackType
+
+from marketcast.domain.topics import Topic
+from marketcast.exchanges.binance.limits import Backoff
+from marketcast.exchanges.binance.messages import StreamEvent
+from marketcast.exchanges.binance.parse import stream_name
+from marketcast.exchanges.binance.partition import MAX_STREAMS_PER_CONNECTION, assign
+from marketcast.exchanges.binance.supervisor import (
+    ConnectionState,
+    LinkSettings,
+    SlotSupervisor,
+    StreamCounters,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class StreamStats:
+    """Counters for ``/health`` and metrics. ``connections`` counts open sockets now."""
+
+    connections: int
+    reconnects: int
+    malformed_frames: int
+    messages: int
+    control_errors: int
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionStatus:
+    """One logical connection for ``/health``: ``connecting`` only before its first connect."""
+
+    slot: int
+    state: ConnectionState
+    streams: int
+
+
+class KlineStream:
+    """Kline updates for a changing set of topics from ``{ws_base}/stream``.
+
+    Example::
+
+        async with KlineStream("wss://stream.binance.com:9443") as stream:
+            await stream.set_topics([Topic.of("BTCUSDT", "1m")])
+            async for event in stream.events():
+                ...
+    """
+
+    def __init__(
+        self,
+        ws_base: str,
+        *,
+        max_streams_per_connection: int = MAX_STREAMS_PER_CONNECTION,
+        ping_interval: float = 20.0,
+        ping_timeout: float = 20.0,
+        data_timeout: float = 15.0,
+        max_connection_age: float = 23.5 * 3600,
+        backoff: Backoff | None = None,
+        rng: random.Random | None = None,
+        ack_timeout: float = 10.0,
+        queue_size: int = 10_000,
+    ) -> None:
+        self._settings = LinkSettings(
+            ws_base=ws_base,
+            ping_interval=ping_interval,
+            ping_timeout=ping_timeout,
+            data_timeout=data_timeout,
+            ack_timeout=ack_timeout,
+            max_age=max_connection_age,
+        )
+        self._max_streams = max_streams_per_connection
+        self._backoff = backoff or Backoff(rng=rng or random.Random())
+        # ``None`` marks the end of the stream for the consumer.
+        self._queue: asyncio.Queue[StreamEvent | None] = asyncio.Queue(queue_size)
+        self._slots: list[SlotSupervisor] = []
+        self._next_index = 0
+        self._counters = StreamCounters()
+        self._closed = False
+
+    @property
+    def stats(self) -> StreamStats:
+        c = self._counters
+        open_links = sum(len(slot.links) for slot in self._slots)
+        return StreamStats(
+            open_links, c.reconnects, c.malformed_frames, c.messages, c.control_errors
+        )
+
+    def connections(self) -> list[ConnectionStatus]:
+        return [ConnectionStatus(s.index, s.state, len(s.topics)) for s in self._slots]
+
+    def topics(self) -> frozenset[Topic]:
+        return frozenset(t for slot in self._slots for t in slot.topics.values())
+
+    async def set_topics(self, topics: Iterable[Topic]) -> None:
+        """Make the subscribed set exactly ``topics``."""
+        wanted = set(topics)
+        await self.remove_topics(self.topics() - wanted)
+        await self.add_topics(wanted)
+
+    async def add_topics(self, topics: Iterable[Topic]) -> None:
+        """Subscribe ``topics``: SUBSCRIBE on connections with room, new connections beyond."""
+        self._check_open()
+        known = {name for slot in self._slots for name in slot.topics}
+        fresh = {stream_name(t): t for t in topics if stream_name(t) not in known}
+        loads = [len(slot.topics) for slot in self._slots]
+        additions, groups = assign(fresh, loads, self._max_streams)
+        for slot, names in zip(self._slots, additions, strict=True):
+            if names:
+                slot.topics.update((name, fresh[name]) for name in names)
+                slot.topics_changed()
+        for group in groups:
+            self._start_slot({name: fresh[name] for name in group})
+
+    async def remove_topics(self, topics: Iterable[Topic]) -> None:
+        """UNSUBSCRIBE ``topics``; a connection left with none is closed."""
+        names = {stream_name(t) for t in topics}
+        for slot in list(self._slots):
+            if names & slot.topics.keys():
+                for name in names:
+                    slot.topics.pop(name, None)
+                slot.topics_changed()
+                if not slot.topics:
+                    await self._stop_slot(slot)
+
+    async def events(self) -> AsyncIterator[StreamEvent]:
+        """Updates and connection events, in order, for a single consumer."""
+        while True:
+            event = await self._queue.get()
+            if event is None:
+                return
+            yield event
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        for slot in list(self._slots):
+            await self._stop_slot(slot)
+        if self._queue.full():
+            self._queue.get_nowait()  # closing: the consumer must see the end marker
+        self._queue.put_nowait(None)
+
+    async def __aenter__(self) -> KlineStream:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError("KlineStream is closed")
+
+    def _start_slot(self, topics: dict[str, Topic]) -> None:
+        slot = SlotSupervisor(
+            self._next_index,
+            topics,
+            settings=self._settings,
+            backoff=self._backoff.fresh(),
+            emit=self._emit,
+            counters=self._counters,
+        )
+        self._next_index += 1
+        self._slots.append(slot)
+        slot.start()
+
+    async def _stop_slot(self, slot: SlotSupervisor) -> None:
+        self._slots.remove(slot)
+        await slot.stop()
+
+    async def _emit(self, event: StreamEvent) -> None:
+        await self._queue.put(event)

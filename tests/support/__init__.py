@@ -1,0 +1,1 @@
+"""Shared test harness: real servers on loopback, the simulator, following clients."""
