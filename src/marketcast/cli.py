@@ -73,13 +73,10 @@ async def _serve(settings: Settings, *, simulated: bool) -> None:
     await uvicorn.Server(config).serve()
 
 
-def _sim_config(args: argparse.Namespace, symbols: Sequence[str] | None = None) -> Any:
+def _sim_config(args: argparse.Namespace) -> Any:
     from marketcast.exchanges.sim import FaultSchedule, SimConfig
 
-    extra = {"symbols": tuple(symbols)} if symbols else {}
-    return SimConfig(
-        seed=args.seed, speed=args.speed, faults=FaultSchedule.parse(args.faults), **extra
-    )
+    return SimConfig(seed=args.seed, speed=args.speed, faults=FaultSchedule.parse(args.faults))
 
 
 async def _demo(args: argparse.Namespace) -> None:

@@ -6,7 +6,13 @@ import logging
 import time
 from typing import Final
 
-_STANDARD: Final = frozenset(vars(logging.makeLogRecord({})) | {"message", "asctime"})
+# Attributes every record has, plus uvicorn's ANSI-coloured duplicate of its message.
+_STANDARD: Final = frozenset(vars(logging.makeLogRecord({}))) | {
+    "message",
+    "asctime",
+    "taskName",
+    "color_message",
+}
 
 
 class LineFormatter(logging.Formatter):
@@ -31,4 +37,5 @@ def configure(level: str) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     # Access logs for every chart poll would drown the events that matter.
-    logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    for chatty in ("uvicorn.access", "httpx", "httpcore", "websockets"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)

@@ -94,9 +94,7 @@ class Node:
             health["connected"] = bool(connections) and all(
                 c.state == "connected" for c in connections
             )
-            health["connections"] = [
-                {"state": c.state, "streams": c.streams} for c in connections
-            ]
+            health["connections"] = [{"state": c.state, "streams": c.streams} for c in connections]
             health["stream"] = {
                 "reconnects": stats.reconnects,
                 "messages": stats.messages,

@@ -77,8 +77,7 @@ class Follower:
         except ConnectionClosed:
             pass
         finally:
-            rcvd = self.socket.close_rcvd
-            self.close_code = rcvd.code if rcvd is not None else None
+            self.close_code = self.socket.close_code
 
     async def stop(self) -> None:
         if self.socket is not None:

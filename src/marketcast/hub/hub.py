@@ -103,6 +103,21 @@ class Hub:
         await self._stream.set_topics(self.configured)
         self._owner.start(self._pump(), name="stream-pump")
         self._owner.start(self._release_idle(), name="on-demand-janitor")
+        await self._report_bootstrap()
+
+    async def _report_bootstrap(self) -> None:
+        """Log bootstrap progress until every configured topic is ready."""
+        started = self._clock()
+        reported = -1
+        while True:
+            done, total = self.bootstrap_progress()
+            if done != reported:
+                log.info("bootstrap %d/%d topics ready", done, total)
+                reported = done
+            if done == total:
+                log.info("bootstrap complete in %.2fs", self._clock() - started)
+                return
+            await asyncio.sleep(0.25)
 
     async def _load_catalog(self) -> None:
         delay = 0.5

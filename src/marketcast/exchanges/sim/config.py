@@ -1,0 +1,49 @@
+"""Settings of one simulated exchange."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from marketcast.exchanges.sim.schedule import FaultSchedule
+from marketcast.exchanges.sim.symbols import LISTED_SYMBOLS
+
+
+@dataclass(frozen=True, slots=True)
+class SimConfig:
+    """What the simulator lists, how fast its clock runs and how it misbehaves.
+
+    Attributes:
+        seed: the tape's seed; the same seed serves the same history.
+        symbols: listed symbols; catalogue names or any ``<BASE>USDT``.
+        start_ms: virtual time at start; ``None`` is the real time floored to the minute
+            when the simulator starts (so a demo shows current dates).
+        speed: virtual seconds per real second; 60 closes a 1m candle every second.
+        start_paused: keep the clock at ``start_ms`` until ``sim.clock.resume()``
+            (tests that need an exact virtual now).
+        push_interval_s: real seconds between kline stream pushes (Binance: 2 s); ``1s``
+            streams push twice as often, as Binance's do.
+        weight_limit_per_minute: REST weight per real minute before 429.
+        faults: faults to inject on a schedule (see :mod:`.schedule`).
+        ws_ping_interval_s: the server pings every connection this often (Binance: 20 s).
+        ws_ping_timeout_s: and drops it when the pong is this late.
+        connection_max_age_s: real seconds a connection may live (Binance: 24 h).
+        max_streams_per_connection: Binance spot allows 1024.
+        max_incoming_per_second: client messages per second before disconnect (spot: 5).
+        max_catchup_finals: most ``x:true`` updates one stream sends in a row after the
+            clock jumps; older closes are skipped.
+    """
+
+    seed: int = 7
+    symbols: tuple[str, ...] = LISTED_SYMBOLS
+    start_ms: int | None = None
+    speed: float = 1.0
+    start_paused: bool = False
+    push_interval_s: float = 2.0
+    weight_limit_per_minute: int = 6000
+    faults: FaultSchedule = field(default_factory=FaultSchedule)
+    ws_ping_interval_s: float = 20.0
+    ws_ping_timeout_s: float = 60.0
+    connection_max_age_s: float = 24 * 3600.0
+    max_streams_per_connection: int = 1024
+    max_incoming_per_second: int = 5
+    max_catchup_finals: int = 1000

@@ -1,0 +1,167 @@
+"""Binance spot REST routes of the simulator: the thin shell over the tape.
+
+Every response carries ``X-MBX-USED-WEIGHT-1M``. In order, a request may be delayed
+(latency fault), failed by an armed REST fault, refused with 503 during a downtime,
+refused with 429/418 by the weight limiter, refused with 400 for bad parameters, and
+only then served.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Callable, Mapping
+from typing import Any, Final
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from marketcast.exchanges.sim.params import (
+    ApiError,
+    parse_klines,
+    parse_symbols,
+    ticker_weight,
+)
+from marketcast.exchanges.sim.runtime import SimRuntime
+from marketcast.exchanges.sim.ticker import ticker_24hr
+from marketcast.exchanges.sim.wire import error_body, exchange_info
+
+WEIGHT_HEADER: Final = "X-MBX-USED-WEIGHT-1M"
+KLINES_PATH: Final = "/api/v3/klines"
+_DEFAULT_RETRY_AFTER: Final = {429: 1.0, 418: 120.0}
+_TOO_MUCH_WEIGHT: Final = (
+    "Too much request weight used; please use WebSocket Streams for live updates to avoid "
+    "polling the API."
+)
+_BANNED: Final = (
+    "Way too much request weight used; IP banned. Please use WebSocket Streams for live "
+    "updates to avoid bans."
+)
+
+Producer = Callable[[], Any]
+Planner = Callable[[SimRuntime, Mapping[str, str]], tuple[int, Producer]]
+
+
+class JsonResponse(Response):
+    """JSON rendered with orjson, as compact as Binance's."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
+
+def _ping(runtime: SimRuntime, params: Mapping[str, str]) -> tuple[int, Producer]:
+    return 1, dict
+
+
+def _time(runtime: SimRuntime, params: Mapping[str, str]) -> tuple[int, Producer]:
+    return 1, lambda: {"serverTime": runtime.clock.now_ms()}
+
+
+def _exchange_info(runtime: SimRuntime, params: Mapping[str, str]) -> tuple[int, Producer]:
+    symbols = parse_symbols(params, runtime.listed) or runtime.tape.symbols
+    specs = [runtime.tape.spec(s) for s in symbols]
+    limit = runtime.config.weight_limit_per_minute
+    return 20, lambda: exchange_info(specs, runtime.clock.now_ms(), limit)
+
+
+def _klines(runtime: SimRuntime, params: Mapping[str, str]) -> tuple[int, Producer]:
+    query = parse_klines(params, runtime.listed)
+    runtime.stats.klines_requests[(KLINES_PATH, query.symbol, query.interval.code)] += 1
+
+    def rows() -> list[list[Any]]:
+        found = runtime.truth().page(
+            query.symbol,
+            query.interval,
+            runtime.clock.now_ms(),
+            query.limit,
+            start_ms=query.start_ms,
+            end_ms=query.end_ms,
+        )
+        formatter = runtime.formatters[query.symbol]
+        return [formatter.row(kline) for kline in found]
+
+    return 2, rows
+
+
+def _ticker(runtime: SimRuntime, params: Mapping[str, str]) -> tuple[int, Producer]:
+    chosen = parse_symbols(params, runtime.listed)
+    symbols = chosen or runtime.tape.symbols
+
+    def tickers() -> Any:
+        now = runtime.clock.now_ms()
+        found = [ticker_24hr(runtime.tape, symbol, now) for symbol in symbols]
+        return found[0] if "symbol" in params else found
+
+    return ticker_weight(chosen), tickers
+
+
+def _endpoint(planner: Planner, base_weight: int) -> Callable[[Request], Any]:
+    async def endpoint(request: Request) -> Response:
+        return await _serve(request, planner, base_weight)
+
+    return endpoint
+
+
+async def _serve(request: Request, planner: Planner, base_weight: int) -> Response:
+    runtime: SimRuntime = request.app.state.sim
+    runtime.stats.rest_requests[request.url.path] += 1
+    if runtime.rest_faults.latency_s > 0:
+        await asyncio.sleep(runtime.rest_faults.latency_s)
+    injected = runtime.rest_faults.take()
+    if injected is not None:
+        return _failure(*injected, used=0)
+    if runtime.down_now():
+        return _failure(503, None, used=0)
+    try:
+        weight, produce = planner(runtime, request.query_params)
+    except ApiError as error:
+        weight, produce = base_weight, _raiser(error)
+    decision = runtime.limiter.charge(weight, runtime.wall_time())
+    if decision.status != 200:
+        return _failure(decision.status, float(decision.retry_after_s), decision.used)
+    headers = {WEIGHT_HEADER: str(decision.used)}
+    try:
+        return JsonResponse(produce(), headers=headers)
+    except ApiError as error:
+        return JsonResponse(error_body(error.api_code, error.msg), error.status, headers)
+
+
+def _raiser(error: ApiError) -> Producer:
+    def produce() -> Any:
+        raise error
+
+    return produce
+
+
+def _failure(status: int, retry_after: float | None, used: int) -> Response:
+    headers = {WEIGHT_HEADER: str(used)}
+    if status in _DEFAULT_RETRY_AFTER:
+        seconds = retry_after if retry_after is not None else _DEFAULT_RETRY_AFTER[status]
+        headers["Retry-After"] = str(max(1, math.ceil(seconds)))
+    if status == 429:
+        body = error_body(-1003, _TOO_MUCH_WEIGHT)
+    elif status == 418:
+        body = error_body(-1003, _BANNED)
+    elif status == 502:
+        html = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
+        return Response(html, 502, headers, media_type="text/html")
+    elif status == 503:
+        body = error_body(-1008, "Service Unavailable.")
+    else:
+        body = error_body(-1000, "An unknown error occurred while processing the request.")
+    return JsonResponse(body, status, headers)
+
+
+def rest_routes() -> list[Route]:
+    """The REST routes, each with its Binance weight."""
+    return [
+        Route("/api/v3/ping", _endpoint(_ping, 1)),
+        Route("/api/v3/time", _endpoint(_time, 1)),
+        Route("/api/v3/exchangeInfo", _endpoint(_exchange_info, 20)),
+        Route(KLINES_PATH, _endpoint(_klines, 2)),
+        Route("/api/v3/ticker/24hr", _endpoint(_ticker, 2)),
+    ]
