@@ -27,6 +27,7 @@ from support.follow import (
     smarttrade_candle,
 )
 from support.servers import Running, running_hub, wait_ready
+from support.truth import assert_equals_truth
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
@@ -64,19 +65,6 @@ async def settle(hub: Running, symbol: str, count: int = 2) -> None:
             if all(t["continuous"] and t["last_time"] >= now_open - 60 for t in mine):
                 return
             await asyncio.sleep(0.1)
-
-
-def assert_equals_truth(series: ChartSeries, sim: SimExchange, symbol: str) -> None:
-    times = series.times()
-    now = sim.clock.now_ms()
-    truth = sim.truth.klines(symbol, M1, times[0] * 1000, times[-1] * 1000, now)
-    assert [c.time for c in truth] == times, "missing or extra candles versus the exchange"
-    for candle in truth[:-1]:
-        row = series.rows[candle.time]
-        got = (row["open"], row["high"], row["low"], row["close"], row["volume"])
-        want = (candle.open, candle.high, candle.low, candle.close, candle.volume)
-        assert got == want, f"candle {candle.time} differs from the exchange's final version"
-        assert row.get("closed", row.get("is_closed")) is True, f"stale candle {candle.time}"
 
 
 def assert_never_reopened(received: list[dict[str, Any]], extract: Any) -> None:

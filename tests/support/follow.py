@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -58,6 +59,7 @@ class Follower:
     task: asyncio.Task[None] | None = None
     close_code: int | None = None
     received: list[Row] = field(default_factory=list)
+    arrivals: list[float] = field(default_factory=list)
 
     async def start(self, url: str, hello: list[Row]) -> None:
         self.socket = await connect(url, max_size=2**24)
@@ -70,6 +72,7 @@ class Follower:
         try:
             async for raw in self.socket:
                 message = orjson.loads(raw)
+                self.arrivals.append(time.monotonic())
                 self.received.append(message)
                 row = self.extract(message)
                 if row is not None:
@@ -114,6 +117,22 @@ def native_candles(series: ChartSeries) -> Callable[[Row], Row | None]:
         if message.get("type") == "candle":
             candle: Row = message["candle"]
             return candle
+        return None
+
+    return extract
+
+
+def native_by_symbol(books: dict[str, ChartSeries]) -> Callable[[Row], Row | None]:
+    """Native messages for several symbols (one interval), each into its own series."""
+
+    def extract(message: Row) -> Row | None:
+        symbol = message.get("symbol")
+        if not isinstance(symbol, str):
+            return None
+        series = books.setdefault(symbol, ChartSeries())
+        row = native_candles(series)(message)
+        if row is not None:
+            series.apply(row)
         return None
 
     return extract

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -17,25 +18,38 @@ from marketcast.config import Settings
 from marketcast.exchanges.sim import SimConfig, SimExchange
 
 
+def _listening_socket(send_buffer: int | None) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if send_buffer is not None:
+        # Accepted sockets inherit this; a fixed send buffer also switches off the
+        # kernel's autotuning, which would otherwise absorb megabytes for a stalled peer.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, send_buffer)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(512)
+    return sock
+
+
 @asynccontextmanager
-async def serve_app(app: ASGIApp, **config: Any) -> AsyncIterator[str]:
+async def serve_app(
+    app: ASGIApp, *, send_buffer: int | None = None, **config: Any
+) -> AsyncIterator[str]:
     """Serve ``app`` on a free loopback port; yield its ``http://host:port`` origin."""
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, lifespan="on", **config)
-    )
-    task = asyncio.create_task(server.serve())
+    sock = _listening_socket(send_buffer)
+    server = uvicorn.Server(uvicorn.Config(app, log_config=None, lifespan="on", **config))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
         while not server.started:
             if task.done():
                 task.result()
                 raise RuntimeError("server exited during start-up")
             await asyncio.sleep(0.01)
-        port = server.servers[0].sockets[0].getsockname()[1]
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
     finally:
         server.should_exit = True
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.wait_for(task, timeout=10)
+        sock.close()
 
 
 @dataclass
@@ -64,10 +78,13 @@ def hub_settings(sim: SimExchange, **overrides: Any) -> Settings:
 
 
 @asynccontextmanager
-async def running_hub(sim_config: SimConfig, **settings: Any) -> AsyncIterator[Running]:
+async def running_hub(
+    sim_config: SimConfig, *, send_buffer: int | None = None, **settings: Any
+) -> AsyncIterator[Running]:
     async with SimExchange(sim_config) as sim:
         resolved = hub_settings(sim, **settings)
-        async with serve_app(create_app(resolved, simulated=True)) as http:
+        app = create_app(resolved, simulated=True)
+        async with serve_app(app, send_buffer=send_buffer) as http:
             yield Running(sim, http, resolved)
 
 

@@ -27,12 +27,6 @@ def create_app(settings: Settings, *, simulated: bool = False) -> FastAPI:
             yield
 
     app = FastAPI(title="marketcast", lifespan=lifespan)
-    app.add_middleware(
-        CORSMiddleware,
-        allow_origins=list(settings.cors_origins),
-        allow_methods=["GET"],
-        allow_headers=["*"],
-    )
 
     @app.middleware("http")
     async def require_token(
@@ -41,6 +35,15 @@ def create_app(settings: Settings, *, simulated: bool = False) -> FastAPI:
         if not is_allowed(request, settings.auth_token):
             return JSONResponse({"detail": "missing or invalid token", "status_code": 401}, 401)
         return await call_next(request)
+
+    # Added last, so it is the outermost layer: preflights (which carry no credentials)
+    # and 401 answers still get CORS headers a browser page on another origin can read.
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=list(settings.cors_origins),
+        allow_methods=["GET"],
+        allow_headers=["*"],
+    )
 
     @app.exception_handler(MarketcastError)
     async def marketcast_error(request: Request, error: Exception) -> Response:

@@ -38,8 +38,7 @@ async def attach(
         session.send(event.encoded(encoder), key)
 
     gate: SnapshotGate[Published] = SnapshotGate(forward, lambda e: e.candle.open_time)
-    detach = hub.bus.subscribe(topic, gate.offer)
-    session.on_close(detach)
+    detach = session.on_close(hub.bus.subscribe(topic, gate.offer))
     candles = await read_snapshot()
     send_snapshot(candles)
     gate.open(candles[-1].open_time if candles else None)

@@ -36,8 +36,16 @@ class ClientSession:
         self.close_code: int | None = None
         self.closed = asyncio.Event()
 
-    def on_close(self, cleanup: Callable[[], None]) -> None:
+    def on_close(self, cleanup: Callable[[], None]) -> Callable[[], None]:
+        """Run ``cleanup`` when the session ends; return a function that runs it now."""
         self._cleanups.append(cleanup)
+
+        def run_now() -> None:
+            if cleanup in self._cleanups:
+                self._cleanups.remove(cleanup)
+                cleanup()
+
+        return run_now
 
     def send(self, text: str, key: Hashable | None = None) -> None:
         if self.close_code is not None:

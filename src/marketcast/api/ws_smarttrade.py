@@ -27,7 +27,7 @@ from marketcast.api.ws_common import open_session, reader
 from marketcast.domain.candles import Candle
 from marketcast.domain.intervals import Interval
 from marketcast.domain.topics import Topic
-from marketcast.errors import InvalidRequest, MarketcastError
+from marketcast.errors import CapacityExceeded, InvalidRequest, MarketcastError
 
 router = APIRouter()
 
@@ -103,6 +103,10 @@ async def candles_multi(websocket: WebSocket) -> None:
         except orjson.JSONDecodeError:
             raise InvalidRequest("message is not valid JSON") from None
         replace, topics = _requested_topics(state, message)
+        resulting = set(topics) if replace else set(active) | set(topics)
+        cap = state.settings.max_subscriptions_per_connection
+        if len(resulting) > cap:  # checked before anything changes
+            raise CapacityExceeded(f"at most {cap} subscriptions per connection")
         if replace:
             for topic in set(active) - set(topics):
                 active.pop(topic)()

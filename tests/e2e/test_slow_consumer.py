@@ -1,0 +1,102 @@
+"""Acceptance: a client that stops reading is cut off with 4008 without slowing others,
+and heals by resuming with ``since``."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from typing import Any
+
+import httpx
+import pytest
+
+from marketcast.exchanges.sim import DEFAULT_SYMBOLS, SimConfig
+from support.follow import ChartSeries, Follower, native_by_symbol
+from support.rawws import StalledClient
+from support.servers import running_hub, wait_ready
+from support.truth import assert_equals_truth
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
+
+START_MS = 1_780_272_000_000
+SYMBOLS = DEFAULT_SYMBOLS[:6]
+
+
+def subscribe(symbol: str, **extra: Any) -> dict[str, Any]:
+    return {"op": "subscribe", "channel": "candles", "symbol": symbol, "interval": "1m", **extra}
+
+
+async def cut_off(http: str, remaining: int) -> None:
+    """Wait until the hub has dropped the stalled client from every topic."""
+    async with httpx.AsyncClient(base_url=http) as client, asyncio.timeout(60):
+        while True:
+            topics = (await client.get("/streaming/status")).json()["topics"]
+            if all(t["subscribers"] == remaining for t in topics):
+                return
+            await asyncio.sleep(0.2)
+
+
+async def test_slow_consumer_is_closed_others_keep_flowing_and_it_heals() -> None:
+    sim = SimConfig(seed=5, symbols=SYMBOLS, start_ms=START_MS, speed=120.0, push_interval_s=0.1)
+    async with running_hub(
+        sim,
+        symbols=SYMBOLS,
+        intervals=("1m",),
+        buffer_size=1000,
+        client_queue_limit=100,
+        # A fixed kernel send buffer: autotuning would otherwise let megabytes pile up
+        # for the stalled peer before the hub's own queue sees any back-pressure.
+        send_buffer=32_768,
+    ) as hub:
+        await wait_ready(hub.http)
+        fast = []
+        for _ in range(3):
+            follower = Follower(ChartSeries(), native_by_symbol({}))
+            await follower.start(f"{hub.ws}/ws", [subscribe(s, limit=50) for s in SYMBOLS])
+            fast.append(follower)
+
+        stalled = StalledClient(f"{hub.ws}/ws")
+        await stalled.connect()
+        for symbol in SYMBOLS:  # ~100 kB of history per topic, never read
+            await stalled.send_json(subscribe(symbol, limit=1000))
+
+        began = time.monotonic()
+        counts_before = [len(f.received) for f in fast]
+        await cut_off(hub.http, remaining=len(fast))
+        took = time.monotonic() - began
+        counts_during = [len(f.received) - b for f, b in zip(fast, counts_before, strict=True)]
+
+        # Reading again, it gets what was already on the wire, then the 4008 close.
+        held: dict[str, ChartSeries] = {}
+        extract = native_by_symbol(held)
+        async with asyncio.timeout(30):
+            for message in await stalled.read_until_closed():
+                extract(message)
+        stalled.close()
+        assert stalled.close_code == 4008
+        assert "slow consumer" in stalled.close_reason
+
+        # It resumes every topic from the last candle it holds and heals.
+        healed = Follower(ChartSeries(), native_by_symbol(held))
+        await healed.start(
+            f"{hub.ws}/ws", [subscribe(s, since=held[s].times()[-1]) for s in SYMBOLS]
+        )
+        await asyncio.sleep(3)
+        for follower in [*fast, healed]:
+            await follower.stop()
+        for symbol in SYMBOLS:
+            assert_equals_truth(held[symbol], hub.sim, symbol)
+
+        gaps = [max(_arrival_gaps(f)) for f in fast]
+        print(
+            f"\nstalled client cut off after {took:.1f}s; meanwhile the fast clients got "
+            f"{counts_during} messages, largest inter-arrival gap {[round(g, 3) for g in gaps]}s"
+        )
+        assert all(n > 0 for n in counts_during), "fast clients must keep receiving"
+        for follower in fast:
+            assert follower.close_code in (None, 1000), "a fast client was cut off"
+
+
+def _arrival_gaps(follower: Follower) -> list[float]:
+    return [b - a for a, b in itertools.pairwise(follower.arrivals)] or [0.0]
