@@ -229,6 +229,7 @@ class Hub:
             if worker is not None:
                 await self._owner.cancel(worker)
             await self._stream.remove_topics([topic])
+            await self.store.forget(topic)
             log.info("on-demand topic %s released after idling", topic)
 
     def is_on_demand(self, topic: Topic) -> bool:

@@ -85,5 +85,10 @@ class MemoryStore:
     async def topics(self) -> list[Topic]:
         return list(self._rings)
 
+    async def forget(self, topic: Topic) -> None:
+        self._rings.pop(topic, None)
+        self._updated_at.pop(topic, None)
+        self._gaps.pop(topic, None)
+
     async def aclose(self) -> None:
         self._rings.clear()
