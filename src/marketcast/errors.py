@@ -6,6 +6,7 @@
     │   └── InvalidLimit         limit outside 1..buffer size
     ├── UnknownSymbol            not listed by the exchange (404 / close 4000)
     ├── CapacityExceeded         a configured cap (on-demand topics, subscriptions) is hit
+    ├── NotReady                 the hub cannot answer yet (exchange info not loaded)
     └── ExchangeError            talking to the exchange went wrong
         ├── ExchangeUnavailable  transport failure or 5xx: retryable
         ├── RateLimited          429/418: retryable after ``retry_after`` seconds
@@ -61,6 +62,10 @@ class UnknownSymbol(MarketcastError):
 
 class CapacityExceeded(MarketcastError):
     code = "capacity_exceeded"
+
+
+class NotReady(MarketcastError):
+    code = "not_ready"
 
 
 class ExchangeError(MarketcastError):

@@ -35,6 +35,7 @@ def test_ring_matches_the_model(capacity: int, steps: list[tuple[int, bool, int]
         for t in sorted(model)[:-capacity]:
             del model[t]
         assert list(ring) == [model[t] for t in sorted(model)]
+        assert ring.open_times() == sorted(model)
         assert ring.last() == model[max(model)]
 
 

@@ -35,7 +35,7 @@ def http_status(error: MarketcastError) -> int:
         return 400
     if isinstance(error, CapacityExceeded):
         return 429
-    return 503
+    return 503  # NotReady, exchange trouble: retry later
 
 
 def http_body(error: MarketcastError) -> dict[str, Any]:

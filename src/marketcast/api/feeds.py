@@ -32,9 +32,11 @@ async def attach(
     """
 
     def forward(event: Published) -> None:
-        # A forming candle may be superseded while queued; a closed one never is.
+        # A forming candle may be superseded while queued; a closed one never is. The key
+        # names this subscription (the gate), so an update after a re-subscribe cannot
+        # overwrite a message queued before the new snapshot.
         candle = event.candle
-        key = None if candle.closed else (topic, candle.open_time)
+        key = None if candle.closed else (gate, candle.open_time)
         session.send(event.encoded(encoder), key)
 
     gate: SnapshotGate[Published] = SnapshotGate(forward, lambda e: e.candle.open_time)

@@ -35,6 +35,7 @@ class ClientSession:
         self._cleanups: list[Callable[[], None]] = []
         self.close_code: int | None = None
         self.closed = asyncio.Event()
+        self._writer: asyncio.Task[None] | None = None
 
     def on_close(self, cleanup: Callable[[], None]) -> Callable[[], None]:
         """Run ``cleanup`` when the session ends; return a function that runs it now."""
@@ -62,11 +63,22 @@ class ClientSession:
             self.close_code = code
             self._run_cleanups()
             self._wake.set()
+            if code == SLOW_CONSUMER and self._writer is not None:
+                # The writer may be parked on a socket the client no longer drains;
+                # give it a deadline instead of holding its buffer until TCP gives up.
+                writer = self._writer
+                asyncio.get_running_loop().call_later(_CLOSE_DEADLINE_S, writer.cancel)
 
     def _run_cleanups(self) -> None:
         cleanups, self._cleanups = self._cleanups, []
         for cleanup in cleanups:
             cleanup()
+
+    async def _send_queued(self) -> None:
+        """Send what is queued; a slow consumer's backlog is abandoned at once."""
+        while self.close_code != SLOW_CONSUMER and (batch := self.buffer.pop_batch(_BATCH)):
+            for text in batch:
+                await self.websocket.send_text(text)
 
     def _closing(self) -> bool:
         return self.close_code is not None
@@ -77,10 +89,10 @@ class ClientSession:
             while not self._closing():
                 await self._wake.wait()
                 self._wake.clear()
-                while not self._closing() and (batch := self.buffer.pop_batch(_BATCH)):
-                    for text in batch:
-                        await self.websocket.send_text(text)
+                await self._send_queued()
             slow = self.close_code == SLOW_CONSUMER
+            if not slow:
+                await self._send_queued()  # e.g. an error queued just before a close
             reason = "slow consumer: resume with since" if slow else ""
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(_CLOSE_DEADLINE_S):
@@ -95,6 +107,7 @@ class ClientSession:
         """Run the writer next to ``read_loop`` until either side ends."""
         reader = asyncio.create_task(read_loop(), name=f"ws-reader {self.id}")
         writer = asyncio.create_task(self.write_loop(), name=f"ws-writer {self.id}")
+        self._writer = writer
         try:
             await asyncio.wait({reader, writer}, return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -106,5 +119,5 @@ class ClientSession:
             # Once the reader is done the socket is closing: the writer ends quickly unless
             # the client stopped reading, which the close deadline bounds.
             for task in (reader, writer):
-                with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
+                with contextlib.suppress(Exception, asyncio.CancelledError):
                     await task

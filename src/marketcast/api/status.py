@@ -20,6 +20,11 @@ def health(state: AppState) -> dict[str, Any]:
     failing = [str(t) for t in hub.topics if (s := hub.sync_of(t)) and s.stats.last_error]
     if failing:
         reasons.append(f"sync failing for {', '.join(failing[:10])}")
+    dead = hub.dead_workers()
+    if dead:
+        reasons.append(f"sync stopped for {', '.join(map(str, dead[:10]))}")
+    if hub.unlisted:
+        reasons.append(f"configured symbols not listed by the exchange: {', '.join(hub.unlisted)}")
     done, total = hub.bootstrap_progress()
     return {
         "status": "degraded" if reasons else "ok",
@@ -37,8 +42,8 @@ def health(state: AppState) -> dict[str, Any]:
 async def topic_status(state: AppState, topic: Topic, now_ms: int) -> dict[str, Any]:
     hub = state.hub
     info = await hub.store.info(topic)
-    candles = await hub.store.read(topic, limit=hub.store.capacity)
-    holes = breaks([c.open_time for c in candles], topic.interval, info.exchange_gaps)
+    times = await hub.store.open_times(topic)
+    holes = breaks(times, topic.interval, info.exchange_gaps)
     sync = hub.sync_of(topic)
     updated = info.updated_at_ms
     return {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
@@ -15,6 +16,8 @@ from marketcast.api.ratelimit import TokenBucket
 from marketcast.api.session import ClientSession
 from marketcast.api.state import AppState, app_state
 from marketcast.errors import MarketcastError
+
+log = logging.getLogger(__name__)
 
 CLOSE_POLICY = 1008
 
@@ -67,5 +70,9 @@ def reader(
                     send_error(session, error)
                 except TimeoutError:
                     session.send(error_message("not_ready", "topic did not become ready in time"))
+                except Exception:
+                    # A bug handling one message must not cost the client its connection.
+                    log.exception("handling a client message failed", extra={"conn": session.id})
+                    session.send(error_message("internal", "internal error; please retry"))
 
     return loop

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from fastapi import APIRouter, WebSocket
 
 from marketcast.api.feeds import attach
-from marketcast.api.formats import candle_native, dumps, encode_native, error_message
+from marketcast.api.formats import candle_native, dumps, encode_native
 from marketcast.api.protocol import Ping, Subscribe, Unsubscribe, parse_client_message
 from marketcast.api.session import ClientSession
 from marketcast.api.state import AppState
@@ -91,15 +91,11 @@ async def _subscribe(
         }
         session.send(dumps(body))
 
-    try:
-        subscriptions[topic] = await attach(
-            session,
-            hub,
-            topic,
-            encoder=encode_native,
-            read_snapshot=read_snapshot,
-            send_snapshot=send_snapshot,
-        )
-    except Exception:
-        session.send(error_message("internal", f"could not subscribe to {topic}"))
-        raise
+    subscriptions[topic] = await attach(
+        session,
+        hub,
+        topic,
+        encoder=encode_native,
+        read_snapshot=read_snapshot,
+        send_snapshot=send_snapshot,
+    )

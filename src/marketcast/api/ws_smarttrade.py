@@ -32,10 +32,11 @@ from marketcast.errors import CapacityExceeded, InvalidRequest, MarketcastError
 router = APIRouter()
 
 HISTORICAL_LIMIT = 720
-# A SmartTrade client loads REST history before it subscribes. Re-sending the newest
-# candles on subscribe closes that window: if the tail closed in between, the client
-# still gets its final version (clients upsert by time, so a repeat is harmless).
-CATCH_UP = 2
+# A SmartTrade client loads REST history before it subscribes (or reconnects after a
+# blip). Re-sending the recent candles on subscribe closes that window: whatever closed
+# or opened in between still reaches it (clients upsert by time, repeats are harmless).
+CATCH_UP_MS = 120_000
+CATCH_UP_INTERVALS = 2
 
 
 def _candle_messages(topic: Topic, session: ClientSession) -> Callable[[list[Candle]], None]:
@@ -58,7 +59,12 @@ async def _attach_candles(
     await state.hub.topic_ready(topic)
 
     async def newest() -> list[Candle]:
-        return await state.hub.store.read(topic, limit=CATCH_UP)
+        store = state.hub.store
+        last = await store.last(topic)
+        if last is None:
+            return []
+        window = max(CATCH_UP_MS, CATCH_UP_INTERVALS * topic.interval.nominal_ms)
+        return await store.read(topic, limit=store.capacity, since=last.open_time - window)
 
     return await attach(
         session,

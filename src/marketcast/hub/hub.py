@@ -15,7 +15,7 @@ from typing import Protocol
 
 from marketcast.domain.symbols import normalize_symbol, suggest_symbols
 from marketcast.domain.topics import Topic
-from marketcast.errors import CapacityExceeded, UnknownSymbol
+from marketcast.errors import CapacityExceeded, NotReady, UnknownSymbol
 from marketcast.exchanges.binance.messages import KlineUpdate, Reconnected, SymbolInfo
 from marketcast.hub.bus import Bus
 from marketcast.hub.ports import KlineHistory
@@ -82,6 +82,7 @@ class Hub:
         self._on_demand: dict[Topic, _OnDemand] = {}
         self._topic_lock = asyncio.Lock()
         self.listed: dict[str, SymbolInfo] = {}
+        self.unlisted: tuple[str, ...] = ()
         self.catalog_loaded = asyncio.Event()
         self.started_at = clock()
 
@@ -130,10 +131,14 @@ class Hub:
                 delay = min(delay * 2, 30.0)
                 continue
             self.listed = {info.symbol: info for info in infos}
+            # A configured symbol the exchange no longer lists cannot be served; keeping
+            # its topics would retry rejected REST calls forever and never become ready.
+            self.unlisted = tuple(s for s in self.symbols if s not in self.listed)
+            if self.unlisted:
+                log.error("configured symbols not listed by the exchange: %s", self.unlisted)
+                self.symbols = tuple(s for s in self.symbols if s in self.listed)
+                self.configured = tuple(t for t in self.configured if t.symbol in self.listed)
             self.catalog_loaded.set()
-            unknown = [s for s in self.symbols if s not in self.listed]
-            if unknown:
-                log.error("configured symbols not listed by the exchange: %s", unknown)
             return
 
     def _add_worker(self, topic: Topic) -> TopicSync:
@@ -164,6 +169,10 @@ class Hub:
     def sync_of(self, topic: Topic) -> TopicSync | None:
         return self._syncs.get(topic)
 
+    def dead_workers(self) -> list[Topic]:
+        """Topics whose worker has stopped: their charts would freeze, so health says so."""
+        return [topic for topic, task in self._workers.items() if task.done()]
+
     def bootstrap_progress(self) -> tuple[int, int]:
         done = sum(1 for t in self.configured if (s := self._syncs.get(t)) and s.ready.is_set())
         return done, len(self.configured)
@@ -175,6 +184,8 @@ class Hub:
 
     def resolve_symbol(self, given: str) -> str:
         """The exchange id for ``given`` (``btc/usdt`` → ``BTCUSDT``), or UnknownSymbol."""
+        if not self.catalog_loaded.is_set():
+            raise NotReady("exchange info not loaded yet (is the exchange reachable?); retry")
         symbol = normalize_symbol(given)
         if symbol in self.symbols or symbol in self.listed:
             return symbol
@@ -211,18 +222,27 @@ class Hub:
     async def _release_idle(self) -> None:
         while True:
             await asyncio.sleep(min(10.0, self.limits.on_demand_idle_s / 2))
-            now = self._clock()
-            idle = [
-                topic
-                for topic, usage in self._on_demand.items()
-                if self.bus.subscriber_count(topic) == 0
-                and now - usage.last_used > self.limits.on_demand_idle_s
-            ]
+            idle = [topic for topic in self._on_demand if self._idle(topic)]
             for topic in idle:
-                await self._stop_on_demand(topic)
+                try:
+                    await self._stop_on_demand(topic)
+                except Exception:
+                    log.exception("could not release on-demand topic %s", topic)
+
+    def _idle(self, topic: Topic) -> bool:
+        usage = self._on_demand.get(topic)
+        return (
+            usage is not None
+            and self.bus.subscriber_count(topic) == 0
+            and self._clock() - usage.last_used > self.limits.on_demand_idle_s
+        )
 
     async def _stop_on_demand(self, topic: Topic) -> None:
         async with self._topic_lock:
+            # Checked again under the lock: a client may have started using the topic
+            # while an earlier release in the same sweep was awaiting.
+            if not self._idle(topic):
+                return
             self._on_demand.pop(topic, None)
             self._syncs.pop(topic, None)
             worker = self._workers.pop(topic, None)

@@ -86,11 +86,16 @@ class TopicSync:
         while True:
             try:
                 await step()
-            except ExchangeError as error:
+            except Exception as error:
+                # Exchange trouble is expected; anything else is a bug, but one topic's bug
+                # must not freeze its chart forever: log it loudly, report it, retry.
                 self.stats.failures += 1
-                self.stats.last_error = str(error)
+                self.stats.last_error = f"{type(error).__name__}: {error}"
                 delay = _RETRY_DELAYS[min(attempt, len(_RETRY_DELAYS) - 1)]
-                log.warning("sync %s failed, retrying in %.1fs: %s", self.topic, delay, error)
+                if isinstance(error, ExchangeError):
+                    log.warning("sync %s failed, retrying in %.1fs: %s", self.topic, delay, error)
+                else:
+                    log.exception("sync %s hit a bug, retrying in %.1fs", self.topic, delay)
                 attempt += 1
                 await asyncio.sleep(delay)
             else:
@@ -108,7 +113,7 @@ class TopicSync:
             for candle in candles:
                 await self._apply(candle)
                 done += 1
-        except ExchangeError:
+        except Exception:
             if resync:
                 self._pending.request_resync()
             for candle in candles[done:]:
@@ -134,6 +139,7 @@ class TopicSync:
         await self._store_and_publish([candle])
 
     async def _fill(self, missing: TimeRange, *, closed_before: int) -> None:
+        missing = self._within_buffer(missing)
         fetched = await self._history.klines_range(self.topic, missing, closed_before=closed_before)
         await self._record_gaps(
             absent_ranges(missing, (c.open_time for c in fetched), self.topic.interval)
@@ -141,6 +147,21 @@ class TopicSync:
         changed = await self._store_and_publish(fetched)
         self.stats.fills += 1
         self.stats.candles_filled += len(changed)
+
+    def _within_buffer(self, missing: TimeRange) -> TimeRange:
+        """Only the newest ``capacity`` candles of a long outage can be kept: fetch those.
+
+        The older ones would be evicted by the very same upsert, so fetching (and
+        publishing) them would only cost exchange weight and flood every subscriber.
+        """
+        interval = self.topic.interval
+        keep = self._store.capacity
+        if interval.steps_between(missing.first, missing.last) < keep:
+            return missing
+        first = missing.last
+        for _ in range(keep - 1):
+            first = interval.prev_open(first)
+        return TimeRange(first, missing.last)
 
     async def _resync(self) -> None:
         """Bring the topic up to the exchange's present from its last stored candle.
@@ -176,6 +197,8 @@ class TopicSync:
         changed = await self._store.upsert_many(self.topic, candles, now_ms=self._clock_ms())
         for candle in changed:
             self._publish(self.topic, candle)
+        if len(changed) > 1:
+            await asyncio.sleep(0)  # let client writers run between large batches
         return changed
 
     async def _record_gaps(self, gaps: Sequence[TimeRange]) -> None:

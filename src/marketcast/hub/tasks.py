@@ -29,8 +29,9 @@ class TaskOwner:
             log.error("task %s crashed", task.get_name(), exc_info=task.exception())
 
     async def cancel(self, task: asyncio.Task[Any]) -> None:
+        """Cancel and await ``task``; a crash it already had was logged by ``_finished``."""
         task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
+        with contextlib.suppress(Exception, asyncio.CancelledError):
             await task
 
     async def aclose(self) -> None:

@@ -62,6 +62,10 @@ class CandleStore(Protocol):
         """
         ...
 
+    async def open_times(self, topic: Topic) -> list[int]:
+        """Every stored open time, oldest first: continuity checks without candle reads."""
+        ...
+
     async def add_exchange_gaps(self, topic: Topic, gaps: Iterable[TimeRange]) -> None:
         """Record ranges the exchange has no candles for, so they are not refetched forever."""
         ...

@@ -67,6 +67,10 @@ class MemoryStore:
         stop = len(ring) if before is None else ring.index_of(before)
         return ring.slice(stop - limit, stop)
 
+    async def open_times(self, topic: Topic) -> list[int]:
+        ring = self._rings.get(topic)
+        return ring.open_times() if ring is not None else []
+
     async def add_exchange_gaps(self, topic: Topic, gaps: Iterable[TimeRange]) -> None:
         known = self._gaps.setdefault(topic, [])
         known[:] = merge_gaps([*known, *gaps], topic.interval)

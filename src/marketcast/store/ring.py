@@ -104,6 +104,13 @@ class CandleRing:
         for candle in newest:
             self._append(candle)
 
+    def open_times(self) -> list[int]:
+        """All open times, oldest first, without building candles (cheap status checks)."""
+        end = self._start + self._size
+        if end <= self.capacity:
+            return self._times[self._start : end].tolist()
+        return (self._times[self._start :] + self._times[: end - self.capacity]).tolist()
+
     def slice(self, start: int, stop: int) -> list[Candle]:
         return [self.candle_at(i) for i in range(max(start, 0), min(stop, self._size))]
 
