@@ -7,7 +7,6 @@ tests that need them.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -21,6 +20,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from marketcast.exchanges.sim import SimConfig
 from support.servers import Running, running_hub, wait_ready
+from support.wsio import gather_for, receive, receive_until
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.timeout(60)]
 
@@ -67,34 +67,6 @@ async def guarded() -> AsyncIterator[Running]:
 def subscribe(symbol: str, interval: str = "1m", **extra: Any) -> str:
     message = {"op": "subscribe", "channel": "candles", "symbol": symbol, "interval": interval}
     return orjson.dumps(message | extra).decode()
-
-
-async def receive(ws: ClientConnection, timeout: float = 5.0) -> Json:
-    async with asyncio.timeout(timeout):
-        message: Json = orjson.loads(await ws.recv())
-        return message
-
-
-async def receive_until(
-    ws: ClientConnection, wanted: Callable[[Json], bool], timeout: float = 8.0
-) -> list[Json]:
-    """Messages up to and including the first one ``wanted`` accepts."""
-    seen: list[Json] = []
-    async with asyncio.timeout(timeout):
-        while True:
-            seen.append(orjson.loads(await ws.recv()))
-            if wanted(seen[-1]):
-                return seen
-
-
-async def gather_for(ws: ClientConnection, seconds: float) -> list[Json]:
-    """Everything that arrives within ``seconds``."""
-    seen: list[Json] = []
-    with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(seconds):
-            while True:
-                seen.append(orjson.loads(await ws.recv()))
-    return seen
 
 
 def of_type(kind: str, symbol: str | None = None) -> Callable[[Json], bool]:

@@ -7,7 +7,6 @@ compared with the simulator's ground truth, so "exact" means exact.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -16,13 +15,13 @@ import httpx
 import orjson
 import pytest
 import pytest_asyncio
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
+from websockets.asyncio.client import connect
 
 from marketcast.domain.candles import Candle
 from marketcast.domain.intervals import Interval
 from marketcast.exchanges.sim import SimConfig, SimExchange
 from support.servers import Running, running_hub, wait_ready
+from support.wsio import closed_with, gather_for, receive, receive_until
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.timeout(60)]
 
@@ -62,44 +61,6 @@ async def client(hub: Running) -> AsyncIterator[httpx.AsyncClient]:
 # -- helpers -------------------------------------------------------------------------
 def dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
-
-
-async def receive(ws: ClientConnection, timeout: float = 5.0) -> Json:
-    async with asyncio.timeout(timeout):
-        message: Json = orjson.loads(await ws.recv())
-        return message
-
-
-async def receive_until(
-    ws: ClientConnection, wanted: Callable[[Json], bool], timeout: float = 8.0
-) -> list[Json]:
-    """Messages up to and including the first one ``wanted`` accepts."""
-    seen: list[Json] = []
-    async with asyncio.timeout(timeout):
-        while True:
-            seen.append(orjson.loads(await ws.recv()))
-            if wanted(seen[-1]):
-                return seen
-
-
-async def gather_for(ws: ClientConnection, seconds: float) -> list[Json]:
-    """Everything that arrives within ``seconds``."""
-    seen: list[Json] = []
-    with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(seconds):
-            while True:
-                seen.append(orjson.loads(await ws.recv()))
-    return seen
-
-
-async def closed_with(ws: ClientConnection, timeout: float = 5.0) -> ConnectionClosed:
-    try:
-        async with asyncio.timeout(timeout):
-            while True:
-                await ws.recv()
-    except ConnectionClosed as closed:
-        return closed
-    raise AssertionError("unreachable")
 
 
 def is_candle(symbol: str, interval: str) -> Callable[[Json], bool]:

@@ -10,11 +10,12 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
 
 from marketcast.domain.intervals import MINUTE_MS
 from marketcast.exchanges.sim import FaultSchedule, SimConfig, SimExchange
+from support.wsio import closed_with, receive, receive_until
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -26,34 +27,6 @@ def sim(**overrides: Any) -> SimExchange:
     settings: dict[str, Any] = {"start_ms": START_MS, "speed": 60.0, "push_interval_s": 0.2}
     settings.update(overrides)
     return SimExchange(SimConfig(**settings))
-
-
-async def receive(ws: ClientConnection, timeout: float = 5.0) -> Any:
-    async with asyncio.timeout(timeout):
-        return orjson.loads(await ws.recv())
-
-
-async def receive_until(
-    ws: ClientConnection, wanted: Callable[[Any], bool], timeout: float = 8.0
-) -> list[Any]:
-    """Messages up to and including the first one ``wanted`` accepts."""
-    seen: list[Any] = []
-    async with asyncio.timeout(timeout):
-        while True:
-            seen.append(orjson.loads(await ws.recv()))
-            if wanted(seen[-1]):
-                return seen
-
-
-async def closed_with(ws: ClientConnection, timeout: float = 5.0) -> ConnectionClosed:
-    """Read until the connection ends; return how it ended."""
-    try:
-        async with asyncio.timeout(timeout):
-            while True:
-                await ws.recv()
-    except ConnectionClosed as closed:
-        return closed
-    raise AssertionError("unreachable")
 
 
 def is_final(message: Any) -> bool:
