@@ -8,6 +8,8 @@ keep working.
 
 from __future__ import annotations
 
+import os
+import socket
 from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, Field, field_validator, model_validator
@@ -64,6 +66,14 @@ class Settings(BaseSettings):
     redis_url: str = Field(
         "redis://127.0.0.1:6379/0", validation_alias=_aliases("redis_url", "REDIS_URL")
     )
+    redis_prefix: str = Field("", validation_alias=_aliases("redis_prefix"))
+    role: Literal["all", "ingest", "api"] = Field("all", validation_alias=_aliases("role"))
+    market: str = Field("spot", validation_alias=_aliases("market"))
+    node_id: str = Field(
+        default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}",
+        validation_alias=_aliases("node_id"),
+    )
+    lease_ttl_s: float = Field(3.0, gt=0.2, validation_alias=_aliases("lease_ttl_s"))
     rest_base: str = Field(
         "https://api.binance.com",
         validation_alias=_aliases("rest_base", "BINANCE_REST_BASE"),
@@ -129,6 +139,12 @@ class Settings(BaseSettings):
     def _seed_store_alias(self) -> Settings:
         if self.use_memory_store is not None:
             object.__setattr__(self, "store", "memory" if self.use_memory_store else "redis")
+        return self
+
+    @model_validator(mode="after")
+    def _roles_need_redis(self) -> Settings:
+        if self.role != "all" and self.store != "redis":
+            raise ValueError(f"--role {self.role} needs --store redis (nodes share the store)")
         return self
 
     @property

@@ -7,6 +7,7 @@
     ├── UnknownSymbol            not listed by the exchange (404 / close 4000)
     ├── CapacityExceeded         a configured cap (on-demand topics, subscriptions) is hit
     ├── NotReady                 the hub cannot answer yet (exchange info not loaded)
+    ├── StoreUnavailable         the shared store (Redis) cannot be reached right now
     └── ExchangeError            talking to the exchange went wrong
         ├── ExchangeUnavailable  transport failure or 5xx: retryable
         ├── RateLimited          429/418: retryable after ``retry_after`` seconds
@@ -66,6 +67,12 @@ class CapacityExceeded(MarketcastError):
 
 class NotReady(MarketcastError):
     code = "not_ready"
+
+
+class StoreUnavailable(MarketcastError):
+    """The shared store did not answer (refused, reset, timed out); it may come back."""
+
+    code = "store_unavailable"
 
 
 class ExchangeError(MarketcastError):

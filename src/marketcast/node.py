@@ -2,6 +2,11 @@
 
 The same wiring serves live Binance and the simulator: only the base URLs differ, and
 ``simulated`` makes the difference visible in ``/health``, the logs and the UI.
+
+With ``--store memory`` (the default) the node ingests and serves on its own. With
+``--store redis`` nodes share the store: ``all``/``ingest`` nodes contend for the market's
+leader lease and only the holder ingests; every node (``api`` ones included) feeds its
+clients from the store's change feed.
 """
 
 from __future__ import annotations
@@ -14,7 +19,12 @@ from typing import Any
 from marketcast.config import Settings
 from marketcast.exchanges.binance.rest import BinanceRest
 from marketcast.exchanges.binance.stream import KlineStream
+from marketcast.hub.bus import Bus
 from marketcast.hub.hub import Hub, HubLimits
+from marketcast.hub.lease import LeaderLease
+from marketcast.hub.relay import ChangeRelay
+from marketcast.hub.tasks import TaskOwner
+from marketcast.store.base import CandleStore
 from marketcast.store.memory import MemoryStore
 
 log = logging.getLogger(__name__)
@@ -27,8 +37,11 @@ class Node:
         self.settings = settings
         self.simulated = simulated
         self._stack = AsyncExitStack()
+        self._owner = TaskOwner()
         self.rest: BinanceRest | None = None
         self.stream: KlineStream | None = None
+        self.lease: LeaderLease | None = None
+        self.relay: ChangeRelay | None = None
         self._hub: Hub | None = None
 
     @property
@@ -37,23 +50,23 @@ class Node:
             raise RuntimeError("node not started")
         return self._hub
 
+    @property
+    def shared(self) -> bool:
+        return self.settings.store == "redis"
+
     async def __aenter__(self) -> Node:
         s = self.settings
-        if s.store != "memory":
-            raise NotImplementedError("the redis store is not available yet; use --store memory")
         try:
             rest = BinanceRest(
                 s.rest_base, weight_limit=s.weight_limit, max_concurrency=s.rest_concurrency
             )
             self.rest = await self._stack.enter_async_context(rest)
-            self.stream = await self._stack.enter_async_context(
-                KlineStream(s.ws_base, data_timeout=s.data_timeout_s)
-            )
-            store = MemoryStore(s.buffer_size)
+            if s.role != "api":
+                stream = KlineStream(s.ws_base, data_timeout=s.data_timeout_s)
+                self.stream = await self._stack.enter_async_context(stream)
+            store = self._store()
             self._stack.push_async_callback(store.aclose)
-            limits = HubLimits(
-                max_on_demand_topics=s.max_on_demand_topics, on_demand_idle_s=s.on_demand_idle_s
-            )
+            bus = Bus()
             self._hub = await self._stack.enter_async_context(
                 Hub(
                     symbols=s.symbols,
@@ -62,16 +75,61 @@ class Node:
                     history=self.rest,
                     stream=self.stream,
                     store=store,
-                    limits=limits,
+                    bus=bus,
+                    limits=HubLimits(
+                        max_on_demand_topics=s.max_on_demand_topics,
+                        on_demand_idle_s=s.on_demand_idle_s,
+                    ),
                     simulated=self.simulated,
+                    ingest=not self.shared,
+                    publish_locally=not self.shared,
                 )
             )
+            if self.shared:
+                self._start_scale_out(store, bus)
+            self._stack.push_async_callback(self._owner.aclose)
         except BaseException:
             await self._stack.aclose()
             raise
         mode = "SIMULATED exchange" if self.simulated else "Binance"
-        log.info("node started: %d topics from %s (%s)", len(s.topics), mode, s.rest_base)
+        log.info(
+            "node %s started (role %s, store %s): %d topics from %s (%s)",
+            s.node_id,
+            s.role,
+            s.store,
+            len(s.topics),
+            mode,
+            s.rest_base,
+        )
         return self
+
+    def _store(self) -> CandleStore:
+        s = self.settings
+        if not self.shared:
+            return MemoryStore(s.buffer_size)
+        from marketcast.store.redis import RedisStore
+
+        return RedisStore(s.redis_url, capacity=s.buffer_size, prefix=s.redis_prefix)
+
+    def _start_scale_out(self, store: CandleStore, bus: Bus) -> None:
+        from marketcast.store.redis import RedisStore
+
+        assert isinstance(store, RedisStore)
+        s = self.settings
+        self.relay = ChangeRelay(store, bus)
+        self._owner.start(self.relay.run(), name="change-relay")
+        if s.role != "api":
+            self.lease = LeaderLease(
+                s.redis_url,
+                market=s.market,
+                node_id=s.node_id,
+                ttl_s=s.lease_ttl_s,
+                prefix=s.redis_prefix,
+            )
+            self._stack.push_async_callback(self.lease.aclose)
+            self._owner.start(
+                self.lease.run(self.hub.activate, self.hub.deactivate), name="leader-lease"
+            )
 
     async def __aexit__(
         self,
@@ -82,13 +140,19 @@ class Node:
         await self._stack.aclose()
 
     def upstream_health(self) -> dict[str, Any]:
-        stream = self.stream
-        rest = self.rest
         health: dict[str, Any] = {
             "rest_base": self.settings.rest_base,
             "ws_base": self.settings.ws_base,
+            "node": {
+                "id": self.settings.node_id,
+                "role": self.settings.role,
+                "ingesting": self._hub is not None and self._hub.active,
+                "leader": self.lease.leader if self.lease else None,
+                "change_feed": self.relay.connected if self.relay else None,
+            },
         }
-        if stream is not None:
+        stream = self.stream
+        if stream is not None and self._hub is not None and self._hub.active:
             connections = stream.connections()
             stats = stream.stats
             health["connected"] = bool(connections) and all(
@@ -100,8 +164,8 @@ class Node:
                 "messages": stats.messages,
                 "malformed_frames": stats.malformed_frames,
             }
-        if rest is not None:
-            rest_stats = rest.stats
+        if self.rest is not None:
+            rest_stats = self.rest.stats
             health["rest"] = {
                 "requests": rest_stats.requests,
                 "retries": rest_stats.retries,

@@ -17,6 +17,8 @@ def health(state: AppState) -> dict[str, Any]:
         reasons.append("exchange info not loaded (exchange unreachable?)")
     if upstream.get("connected") is False:
         reasons.append("exchange stream disconnected")
+    if upstream.get("node", {}).get("change_feed") is False:
+        reasons.append("shared store (Redis) unreachable: serving what this node holds")
     failing = [str(t) for t in hub.topics if (s := hub.sync_of(t)) and s.stats.last_error]
     if failing:
         reasons.append(f"sync failing for {', '.join(failing[:10])}")

@@ -7,12 +7,14 @@ store → :class:`Bus` → client connections. Nothing else writes to the store.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from marketcast.domain.candles import Candle
 from marketcast.domain.symbols import normalize_symbol, suggest_symbols
 from marketcast.domain.topics import Topic
 from marketcast.errors import CapacityExceeded, NotReady, UnknownSymbol
@@ -24,6 +26,10 @@ from marketcast.hub.tasks import TaskOwner
 from marketcast.store.base import CandleStore
 
 log = logging.getLogger(__name__)
+
+
+def _discard(topic: Topic, candle: Candle) -> None:
+    """Publishing is done by the store's change feed relay (shared store)."""
 
 
 class ExchangeCatalog(Protocol):
@@ -59,11 +65,13 @@ class Hub:
         topics: Sequence[Topic],
         exchange: ExchangeCatalog,
         history: KlineHistory,
-        stream: TopicStream,
+        stream: TopicStream | None,
         store: CandleStore,
         bus: Bus | None = None,
         limits: HubLimits = HubLimits(),
         simulated: bool = False,
+        ingest: bool = True,
+        publish_locally: bool = True,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.symbols = tuple(symbols)
@@ -81,6 +89,15 @@ class Hub:
         self._workers: dict[Topic, asyncio.Task[None]] = {}
         self._on_demand: dict[Topic, _OnDemand] = {}
         self._topic_lock = asyncio.Lock()
+        # Ingest starts at once unless a leader lease decides (scale-out). With a shared
+        # store the bus is fed from the store's change feed, so the workers don't publish.
+        self._ingest_at_start = ingest
+        self._publish: Callable[[Topic, Candle], object] = (
+            self.bus.publish if publish_locally else _discard
+        )
+        self.active = False
+        self._pump_task: asyncio.Task[None] | None = None
+        self._stored: set[Topic] = set()
         self.listed: dict[str, SymbolInfo] = {}
         self.unlisted: tuple[str, ...] = ()
         self.catalog_loaded = asyncio.Event()
@@ -99,12 +116,51 @@ class Hub:
 
     async def _start(self) -> None:
         await self._load_catalog()
-        for topic in self.configured:
-            self._add_worker(topic)
-        await self._stream.set_topics(self.configured)
-        self._owner.start(self._pump(), name="stream-pump")
         self._owner.start(self._release_idle(), name="on-demand-janitor")
+        self._owner.start(self._watch_store(), name="store-watch")
+        if self._ingest_at_start:
+            await self.activate()
         await self._report_bootstrap()
+
+    async def activate(self) -> None:
+        """Start ingesting: one sync worker per configured topic, and the stream."""
+        await self.catalog_loaded.wait()
+        async with self._topic_lock:
+            if self.active or self._stream is None:
+                return
+            self.active = True
+            for topic in self.configured:
+                self._add_worker(topic)
+            await self._stream.set_topics(self.configured)
+            if self._pump_task is None:
+                self._pump_task = self._owner.start(self._pump(), name="stream-pump")
+        log.info("ingest active for %d topics", len(self.configured))
+
+    async def deactivate(self) -> None:
+        """Stop ingesting (the leader lease was lost); the store keeps what it has."""
+        async with self._topic_lock:
+            if not self.active:
+                return
+            self.active = False
+            workers, self._workers = self._workers, {}
+            self._syncs.clear()
+            self._on_demand.clear()
+            for worker in workers.values():
+                await self._owner.cancel(worker)
+            if self._stream is not None:
+                await self._stream.set_topics(())
+        log.warning("ingest stopped on this node")
+
+    async def _watch_store(self) -> None:
+        """Track which configured topics the (shared) store already holds: a node that
+        does not ingest is ready once the store serves every configured topic."""
+        while len(self._stored) < len(self.configured):
+            for topic in self.configured:
+                if topic not in self._stored:
+                    with contextlib.suppress(Exception):  # store down: look again later
+                        if await self.store.last(topic) is not None:
+                            self._stored.add(topic)
+            await asyncio.sleep(0.25)
 
     async def _report_bootstrap(self) -> None:
         """Log bootstrap progress until every configured topic is ready."""
@@ -142,7 +198,7 @@ class Hub:
             return
 
     def _add_worker(self, topic: Topic) -> TopicSync:
-        sync = TopicSync(topic, self.store, self._history, self.bus.publish, self.now_ms)
+        sync = TopicSync(topic, self.store, self._history, self._publish, self.now_ms)
         self._syncs[topic] = sync
         self._workers[topic] = self._owner.start(sync.run(), name=f"sync {topic}")
         return sync
@@ -150,8 +206,14 @@ class Hub:
     def now_ms(self) -> int:
         return int(self._clock() * 1000)
 
+    @property
+    def _upstream(self) -> TopicStream:
+        if self._stream is None:
+            raise RuntimeError("this node has no exchange stream (api role)")
+        return self._stream
+
     async def _pump(self) -> None:
-        async for event in self._stream.events():
+        async for event in self._upstream.events():
             if isinstance(event, KlineUpdate):
                 sync = self._syncs.get(event.topic)
                 if sync is not None:
@@ -174,8 +236,11 @@ class Hub:
         return [topic for topic, task in self._workers.items() if task.done()]
 
     def bootstrap_progress(self) -> tuple[int, int]:
-        done = sum(1 for t in self.configured if (s := self._syncs.get(t)) and s.ready.is_set())
-        return done, len(self.configured)
+        if self.active:
+            ready = [t for t in self.configured if (s := self._syncs.get(t)) and s.ready.is_set()]
+        else:
+            ready = [t for t in self.configured if t in self._stored]
+        return len(ready), len(self.configured)
 
     @property
     def ready(self) -> bool:
@@ -192,14 +257,28 @@ class Hub:
         pool = self.listed.keys() if self.listed else self.symbols
         raise UnknownSymbol(given, suggest_symbols(given, pool))
 
-    async def topic_ready(self, topic: Topic) -> TopicSync:
-        """The sync of ``topic`` once bootstrapped; starts an on-demand topic if needed."""
+    async def topic_ready(self, topic: Topic) -> None:
+        """Return once ``topic`` can be served; starts an on-demand topic if needed."""
+        if not self.active:
+            await self._stored_ready(topic)
+            return
         sync = self._syncs.get(topic) or await self._start_on_demand(topic)
         if topic in self._on_demand:
             self._on_demand[topic].last_used = self._clock()
         async with asyncio.timeout(self.limits.on_demand_ready_timeout_s):
             await sync.ready.wait()
-        return sync
+
+    async def _stored_ready(self, topic: Topic) -> None:
+        """On a node that does not ingest, a topic is servable once the store holds it."""
+        if topic not in self.configured and topic not in await self.store.topics():
+            raise CapacityExceeded(
+                f"{topic} is not collected; this node does not ingest, and on-demand topics "
+                "are started by the ingest leader (request it there, or configure it)"
+            )
+        # Another node fills the shared store, so there is no local event to wait for.
+        async with asyncio.timeout(self.limits.on_demand_ready_timeout_s):
+            while await self.store.last(topic) is None:  # noqa: ASYNC110
+                await asyncio.sleep(0.1)
 
     # -- on-demand topics ------------------------------------------------------------
     async def _start_on_demand(self, topic: Topic) -> TopicSync:
@@ -215,7 +294,7 @@ class Hub:
                 )
             self._on_demand[topic] = _OnDemand(last_used=self._clock())
             sync = self._add_worker(topic)
-            await self._stream.add_topics([topic])
+            await self._upstream.add_topics([topic])
             log.info("on-demand topic %s started", topic)
             return sync
 
@@ -248,7 +327,7 @@ class Hub:
             worker = self._workers.pop(topic, None)
             if worker is not None:
                 await self._owner.cancel(worker)
-            await self._stream.remove_topics([topic])
+            await self._upstream.remove_topics([topic])
             await self.store.forget(topic)
             log.info("on-demand topic %s released after idling", topic)
 

@@ -132,6 +132,11 @@ class TopicSync:
 
     async def _apply(self, candle: Candle) -> None:
         last = await self._store.last(self.topic)
+        if last is None:
+            # The store lost the topic (a Redis restart without persistence): rebuild it
+            # before storing anything, or the series would restart from this candle.
+            await self._bootstrap()
+            last = await self._store.last(self.topic)
         if last is not None:
             missing = missing_before(last, candle.open_time, self.topic.interval)
             if missing is not None:

@@ -1,0 +1,91 @@
+"""One ingest leader per market, elected through a Redis lease.
+
+Every ingest-capable node runs :meth:`LeaderLease.run`. The holder of the key
+``{prefix}leader:{market}`` renews it every third of its time-to-live; the others try to
+take it as often. A leader that cannot renew for a whole TTL (Redis unreachable, a long
+pause) steps down before anyone else can have taken over, so two nodes ingest at the same
+time only briefly, and then harmlessly: the store's upserts are idempotent.
+
+After a Redis restart without persistence the key is simply gone; the leader that was
+holding it claims it again on its next renewal instead of stepping down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+import redis.asyncio as redis
+from redis.exceptions import RedisError
+
+log = logging.getLogger(__name__)
+
+# Renew only if we still hold the lease, or nobody does (the key vanished with a restart).
+_RENEW = """
+local holder = redis.call('GET', KEYS[1])
+if holder == ARGV[1] or not holder then
+    redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+    return 1
+end
+return 0
+"""
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+    return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+Hook = Callable[[], Awaitable[None]]
+
+
+class LeaderLease:
+    def __init__(
+        self, url: str, *, market: str, node_id: str, ttl_s: float = 3.0, prefix: str = ""
+    ) -> None:
+        self.key = f"{prefix}leader:{market}"
+        self.node_id = node_id
+        self.ttl_ms = int(ttl_s * 1000)
+        self._redis = redis.from_url(url, socket_timeout=ttl_s / 3, socket_connect_timeout=1.0)
+        self._renew = self._redis.register_script(_RENEW)
+        self._release = self._redis.register_script(_RELEASE)
+        self.leader = False
+        self.transitions = 0
+
+    async def _try(self, script: bool) -> bool:
+        if script:
+            return bool(await self._renew(keys=[self.key], args=[self.node_id, self.ttl_ms]))
+        return bool(await self._redis.set(self.key, self.node_id, nx=True, px=self.ttl_ms))
+
+    async def run(self, on_acquired: Hook, on_lost: Hook) -> None:
+        """Contend for the lease forever, calling the hooks on every change of role."""
+        period = self.ttl_ms / 3000
+        renewed_at = 0.0
+        while True:
+            try:
+                held = await self._try(script=self.leader)
+            except RedisError as error:
+                held = self.leader and time.monotonic() - renewed_at < (self.ttl_ms / 1000)
+                log.warning("leader lease %s: redis unavailable: %s", self.key, error)
+            else:
+                if held:
+                    renewed_at = time.monotonic()
+            if held and not self.leader:
+                self.leader, self.transitions = True, self.transitions + 1
+                log.warning("leader lease %s acquired by %s", self.key, self.node_id)
+                await on_acquired()
+            elif not held and self.leader:
+                self.leader, self.transitions = False, self.transitions + 1
+                log.warning("leader lease %s lost by %s", self.key, self.node_id)
+                await on_lost()
+            await asyncio.sleep(period)
+
+    async def aclose(self) -> None:
+        """Hand the lease over at once instead of letting it expire (clean shutdown)."""
+        if self.leader:
+            with contextlib.suppress(RedisError):  # if not, it expires by itself
+                await self._release(keys=[self.key], args=[self.node_id])
+        await self._redis.aclose()
