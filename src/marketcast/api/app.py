@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 
-from marketcast.api import rest, ws_native, ws_smarttrade
+from marketcast.api import indicators, rest, ws_native, ws_smarttrade
 from marketcast.api.access import is_allowed
 from marketcast.api.errors import http_body, http_status
 from marketcast.api.state import AppState
@@ -62,6 +62,7 @@ def create_app(settings: Settings, *, simulated: bool = False) -> FastAPI:
         return JSONResponse(body, status_code=504)
 
     app.include_router(rest.router)
+    app.include_router(indicators.router)
     app.include_router(ws_native.router)
     # SmartTrade's /ws/candles* routes must be matched before its /ws/{symbol}.
     app.include_router(ws_smarttrade.router)

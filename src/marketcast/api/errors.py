@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from marketcast.domain.signals import NotEnoughData
 from marketcast.errors import (
     CapacityExceeded,
     InvalidInterval,
@@ -29,7 +30,7 @@ def error_code(error: MarketcastError) -> str:
 
 
 def http_status(error: MarketcastError) -> int:
-    if isinstance(error, UnknownSymbol):
+    if isinstance(error, UnknownSymbol | NotEnoughData):
         return 404
     if isinstance(error, InvalidRequest):
         return 400

@@ -21,8 +21,8 @@ import orjson
 from marketcast.domain.intervals import Interval
 from marketcast.errors import InvalidRequest
 
-CHANNELS: Final = ("candles", "trades", "orderbook", "liquidations")
-SUPPORTED_CHANNELS: Final = ("candles",)
+CHANNELS: Final = ("candles", "indicators", "trades", "orderbook", "liquidations")
+SUPPORTED_CHANNELS: Final = ("candles", "indicators")
 # Anything this large is a millisecond epoch: 1e11 s lies in the year 5138.
 _MS_THRESHOLD: Final = 100_000_000_000
 
@@ -34,6 +34,7 @@ class Subscribe:
     interval: Interval
     since_ms: int | None
     limit: int | None
+    names: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +89,16 @@ def parse_client_message(raw: str | bytes) -> ClientMessage:
     since = _optional_int(message, "since")
     limit = _optional_int(message, "limit")
     since_ms = epoch_ms(since) if since is not None else None
-    return Subscribe(channel, symbol, interval, since_ms, limit)
+    return Subscribe(channel, symbol, interval, since_ms, limit, _names(message))
+
+
+def _names(message: dict[str, Any]) -> tuple[str, ...]:
+    names = message.get("names", ())
+    if isinstance(names, str):
+        names = names.split(",")
+    if not isinstance(names, list | tuple) or not all(isinstance(n, str) for n in names):
+        raise ProtocolError("malformed", "names must be a list of strings or a comma list")
+    return tuple(names)
 
 
 def _string(message: dict[str, Any], key: str, default: str) -> str:

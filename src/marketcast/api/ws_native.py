@@ -8,6 +8,7 @@ from fastapi import APIRouter, WebSocket
 
 from marketcast.api.feeds import attach
 from marketcast.api.formats import candle_native, dumps, encode_native
+from marketcast.api.indicators import subscribe_indicators
 from marketcast.api.protocol import Ping, Subscribe, Unsubscribe, parse_client_message
 from marketcast.api.session import ClientSession
 from marketcast.api.state import AppState
@@ -26,19 +27,27 @@ async def native_ws(websocket: WebSocket) -> None:
         return
     state, session = opened
     subscriptions: dict[Topic, Callable[[], None]] = {}
+    watching: dict[Topic, Callable[[], None]] = {}
 
     async def handle(session: ClientSession, raw: str) -> None:
         message = parse_client_message(raw)
         if isinstance(message, Ping):
             session.send('{"type":"pong"}')
+        elif isinstance(message, Subscribe) and message.channel == "indicators":
+            topic = Topic(state.hub.resolve_symbol(message.symbol), message.interval)
+            if (previous := watching.pop(topic, None)) is not None:
+                previous()
+            watching[topic] = await subscribe_indicators(state, session, message)
         elif isinstance(message, Subscribe):
-            await _subscribe(state, session, subscriptions, message)
+            await _subscribe(state, session, subscriptions, message, others=len(watching))
         elif isinstance(message, Unsubscribe):
             topic = Topic(state.hub.resolve_symbol(message.symbol), message.interval)
-            detach = subscriptions.pop(topic, None)
+            held = watching if message.channel == "indicators" else subscriptions
+            detach = held.pop(topic, None)
             if detach is not None:
                 detach()
-            session.send(dumps({"type": "unsubscribed", **_names(topic)}))
+            names = _names(topic) | {"channel": message.channel}
+            session.send(dumps({"type": "unsubscribed", **names}))
 
     await session.serve(reader(session, state, handle))
 
@@ -52,13 +61,15 @@ async def _subscribe(
     session: ClientSession,
     subscriptions: dict[Topic, Callable[[], None]],
     message: Subscribe,
+    *,
+    others: int = 0,
 ) -> None:
     hub = state.hub
     capacity = hub.store.capacity
     if message.limit is not None and not 1 <= message.limit <= capacity:
         raise InvalidLimit(message.limit, capacity)
     topic = Topic(hub.resolve_symbol(message.symbol), message.interval)
-    if topic not in subscriptions and len(subscriptions) >= (
+    if topic not in subscriptions and len(subscriptions) + others >= (
         state.settings.max_subscriptions_per_connection
     ):
         raise CapacityExceeded(

@@ -20,6 +20,7 @@ from marketcast.domain.topics import Topic
 from marketcast.errors import CapacityExceeded, NotReady, UnknownSymbol
 from marketcast.exchanges.binance.messages import KlineUpdate, Reconnected, SymbolInfo
 from marketcast.hub.bus import Bus
+from marketcast.hub.indicators import IndicatorCache
 from marketcast.hub.ports import KlineHistory
 from marketcast.hub.sync import TopicSync
 from marketcast.hub.tasks import TaskOwner
@@ -80,6 +81,7 @@ class Hub:
         self.store = store
         self.bus = bus or Bus()
         self.limits = limits
+        self.indicators = IndicatorCache(store, self.bus, idle_s=limits.on_demand_idle_s)
         self._exchange = exchange
         self._history = history
         self._stream = stream
@@ -112,6 +114,7 @@ class Hub:
         await self.aclose()
 
     async def aclose(self) -> None:
+        await self.indicators.aclose()
         await self._owner.aclose()
 
     async def _start(self) -> None:
@@ -198,7 +201,14 @@ class Hub:
             return
 
     def _add_worker(self, topic: Topic) -> TopicSync:
-        sync = TopicSync(topic, self.store, self._history, self._publish, self.now_ms)
+        sync = TopicSync(
+            topic,
+            self.store,
+            self._history,
+            self._publish,
+            self.now_ms,
+            on_replaced=self.indicators.invalidate,
+        )
         self._syncs[topic] = sync
         self._workers[topic] = self._owner.start(sync.run(), name=f"sync {topic}")
         return sync

@@ -49,12 +49,15 @@ class TopicSync:
         history: KlineHistory,
         publish: Callable[[Topic, Candle], object],
         clock_ms: Callable[[], int],
+        *,
+        on_replaced: Callable[[Topic], None] = lambda topic: None,
     ) -> None:
         self.topic = topic
         self._store = store
         self._history = history
         self._publish = publish
         self._clock_ms = clock_ms
+        self._on_replaced = on_replaced
         self._pending = PendingUpdates()
         self._wake = asyncio.Event()
         self.ready = asyncio.Event()
@@ -128,6 +131,7 @@ class TopicSync:
         times = [c.open_time for c in candles]
         await self._record_gaps(breaks(times, self.topic.interval))
         await self._store.replace(self.topic, candles, now_ms=self._clock_ms())
+        self._on_replaced(self.topic)  # history changed without publishing it
         log.debug("bootstrapped %s with %d candles", self.topic, len(candles))
 
     async def _apply(self, candle: Candle) -> None:

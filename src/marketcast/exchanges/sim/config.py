@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from marketcast.exchanges.sim.schedule import FaultSchedule
@@ -31,6 +32,9 @@ class SimConfig:
         max_incoming_per_second: client messages per second before disconnect (spot: 5).
         max_catchup_finals: most ``x:true`` updates one stream sends in a row after the
             clock jumps; older closes are skipped.
+        trends: a drift per UTC day added to the log price of the listed symbols, e.g.
+            ``{"BTCUSDT": 0.05}`` rises about 5% a day around the start day (a seeded
+            trend scenario for signals); other symbols keep the trendless tape.
     """
 
     seed: int = 7
@@ -47,3 +51,4 @@ class SimConfig:
     max_streams_per_connection: int = 1024
     max_incoming_per_second: int = 5
     max_catchup_finals: int = 1000
+    trends: Mapping[str, float] = field(default_factory=dict)

@@ -34,10 +34,16 @@ _KEY_COUNT: Final = 12
 
 @dataclass(frozen=True, slots=True)
 class DayModel:
-    """Daily bars of one symbol under one seed."""
+    """Daily bars of one symbol under one seed.
+
+    ``trend`` adds a steady drift per day to the log price, pivoting on ``trend_origin_day``
+    (whose price it leaves as is): a seeded trending scenario. Zero keeps the plain tape.
+    """
 
     spec: SymbolSpec
     seed: int
+    trend: float = 0.0
+    trend_origin_day: int = 0
     _keys: tuple[int, ...] = field(init=False, repr=False, compare=False)
     _phases: tuple[float, ...] = field(init=False, repr=False, compare=False)
 
@@ -56,6 +62,8 @@ class DayModel:
             x += sigma * math.sqrt(period) * self._value_noise(i, period, day)
         for (cycle, amplitude), phase in zip(_CYCLES, self._phases, strict=True):
             x += amplitude * math.sin(math.tau * day / cycle + phase)
+        if self.trend:
+            x += self.trend * (day - self.trend_origin_day)
         return max(100, round(self.spec.base_price_ticks * math.exp(x)))
 
     def trades_before(self, day: int) -> int:

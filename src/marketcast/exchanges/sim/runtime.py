@@ -76,7 +76,7 @@ class SimRuntime:
         self.config = config
         self.clock = clock
         self.wall_time = wall_time
-        self.tape = Tape(config.seed, config.symbols, clock.now_ms())
+        self.tape = Tape(config.seed, config.symbols, clock.now_ms(), trends=config.trends)
         self.formatters = {s: KlineFormatter(self.tape.spec(s)) for s in self.tape.symbols}
         self.listed = frozenset(self.tape.symbols)
         self.stats = SimStats()

@@ -13,7 +13,7 @@ functions of (seed, symbol, level, open time) and are memoised in a bounded memo
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Final, Generic, TypeVar
 
 from marketcast.domain.intervals import DAY_MS, HOUR_MS, MINUTE_MS, SECOND_MS
@@ -69,18 +69,26 @@ class Tape:
         anchor_ms: the simulation's start; each symbol was listed a fixed number of whole
             days before the UTC day that contains it.
         cache_size: how many node expansions to keep.
+        trends: drift per day of the log price of some symbols, pivoting on the anchor day
+            (see :class:`DayModel`).
     """
 
     def __init__(
-        self, seed: int, symbols: Iterable[str], anchor_ms: int, cache_size: int = 4096
+        self,
+        seed: int,
+        symbols: Iterable[str],
+        anchor_ms: int,
+        cache_size: int = 4096,
+        trends: Mapping[str, float] | None = None,
     ) -> None:
         self.seed = seed
         self._specs = {s: spec_for(s) for s in symbols}
         self._keys = {s: key_hash(seed, s, "nodes") for s in self._specs}
         anchor_day = anchor_ms // DAY_MS
         self._listing_day = {s: anchor_day - p.listed_days_ago for s, p in self._specs.items()}
+        drift = trends or {}
         self._books = {
-            s: DayBook(DayModel(spec, seed), self._listing_day[s])
+            s: DayBook(DayModel(spec, seed, drift.get(s, 0.0), anchor_day), self._listing_day[s])
             for s, spec in self._specs.items()
         }
         self._expansions: _Memo[tuple[Bar, ...]] = _Memo(cache_size)
