@@ -128,6 +128,12 @@ async def leader_of(nodes: dict[str, NodeProcess], timeout: float = 20) -> NodeP
             await asyncio.sleep(0.2)
 
 
+async def degraded(node: NodeProcess, timeout: float = 10) -> None:
+    async with asyncio.timeout(timeout):
+        while (await node.health())["status"] != "degraded":
+            await asyncio.sleep(0.1)
+
+
 async def minutes(sim: SimExchange, count: int) -> None:
     target = sim.clock.now_ms() + count * 60_000
     while sim.clock.now_ms() < target:
@@ -166,6 +172,7 @@ async def test_clients_on_api_nodes_see_no_gap_through_failover_and_redis_restar
         # Redis down for three candles, then back empty (the test server keeps nothing on
         # disk): the leader rebuilds the store, the API nodes heal their clients.
         await redis_server.stop()
+        await degraded(nodes["api-c"])  # it says so, and keeps its clients connected
         await minutes(sim, 3)
         await redis_server.start()
         await minutes(sim, 8)
