@@ -20,7 +20,6 @@ import contextlib
 import functools
 from collections.abc import Iterable, Iterator, Sequence
 from importlib import resources
-from types import TracebackType
 from typing import Any, Final, cast
 from urllib.parse import urlsplit, urlunsplit
 
@@ -34,6 +33,7 @@ from marketcast.domain.candles import Candle, TimeRange
 from marketcast.domain.series import merge_gaps
 from marketcast.domain.topics import Topic
 from marketcast.errors import StoreUnavailable
+from marketcast.resources import AsyncResource
 from marketcast.store.base import TopicInfo
 from marketcast.store.redis_codec import (
     Change,
@@ -69,7 +69,7 @@ def redact_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{user}:***@{host}{port}", query=""))
 
 
-class RedisStore:
+class RedisStore(AsyncResource):
     """A :class:`~marketcast.store.base.CandleStore` in Redis, plus a change feed.
 
     Nothing connects until the first call. A Redis that is down, restarting or too slow
@@ -89,17 +89,6 @@ class RedisStore:
         self._client: Redis | None = None
         self._feed_client: Redis | None = None
         self._scripts: dict[str, AsyncScript] = {}
-
-    async def __aenter__(self) -> RedisStore:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     # -- connection --------------------------------------------------------------------
 

@@ -17,7 +17,6 @@ import logging
 import random
 import time
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any, Final
 
 import httpx
@@ -31,6 +30,7 @@ from marketcast.errors import (
     is_retryable,
 )
 from marketcast.exchanges.binance.limits import Backoff, WeightBudget
+from marketcast.resources import AsyncResource
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ class RestStats:
     weight_used_last: int | None = None
 
 
-class ThrottledClient:
+class ThrottledClient(AsyncResource):
     """An httpx client that spends REST weight carefully and retries what is worth it."""
 
     def __init__(
@@ -108,17 +108,6 @@ class ThrottledClient:
 
     async def aclose(self) -> None:
         await self._http.aclose()
-
-    async def __aenter__(self) -> ThrottledClient:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def _attempt(self, path: str, params: dict[str, str | int], weight: int) -> Any:
         async with self._slots:

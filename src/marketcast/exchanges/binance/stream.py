@@ -12,7 +12,6 @@ import asyncio
 import random
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
-from types import TracebackType
 
 from marketcast.domain.topics import Topic
 from marketcast.exchanges.binance.limits import Backoff
@@ -25,6 +24,7 @@ from marketcast.exchanges.binance.supervisor import (
     SlotSupervisor,
     StreamCounters,
 )
+from marketcast.resources import AsyncResource
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +47,7 @@ class ConnectionStatus:
     streams: int
 
 
-class KlineStream:
+class KlineStream(AsyncResource):
     """Kline updates for a changing set of topics from ``{ws_base}/stream``.
 
     Example::
@@ -151,17 +151,6 @@ class KlineStream:
         if self._queue.full():
             self._queue.get_nowait()  # closing: the consumer must see the end marker
         self._queue.put_nowait(None)
-
-    async def __aenter__(self) -> KlineStream:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     def _check_open(self) -> None:
         if self._closed:
