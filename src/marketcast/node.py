@@ -127,6 +127,9 @@ class Node:
                 prefix=s.redis_prefix,
             )
             self._stack.push_async_callback(self.lease.aclose)
+            # Exit runs callbacks last-in first-out: stop ingesting, then hand the lease
+            # over, so a successor never overlaps with this node's last writes.
+            self._stack.push_async_callback(self.hub.deactivate)
             self._owner.start(
                 self.lease.run(self.hub.activate, self.hub.deactivate), name="leader-lease"
             )

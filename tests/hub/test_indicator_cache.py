@@ -22,9 +22,10 @@ from marketcast.domain.indicators import parse_indicators
 from marketcast.domain.intervals import Interval
 from marketcast.domain.signals import NotEnoughData
 from marketcast.domain.topics import Topic
+from marketcast.errors import CapacityExceeded
 from marketcast.exchanges.sim import GroundTruth, Tape
 from marketcast.hub.bus import Bus
-from marketcast.hub.indicators import IndicatorCache, TopicIndicators
+from marketcast.hub.indicators import MAX_TRACKED, IndicatorCache, TopicIndicators
 from marketcast.store.memory import MemoryStore
 
 pytestmark = pytest.mark.timeout(30)
@@ -296,3 +297,17 @@ async def test_tracked_indicators_are_bounded_and_rebuilt_on_demand(cache: Indic
     state.track(parse_indicators(",".join(f"ema{n}" for n in range(2, 18))))
     state.track(parse_indicators(",".join(f"sma{n}" for n in range(2, 18))))
     assert_equals_talib(state, HISTORY[:250])  # evicted ones come back, warmed up again
+
+
+def test_watched_indicators_are_never_evicted_and_the_cap_is_a_clear_error() -> None:
+    state = TopicIndicators(Topic.of("BTCUSDT", "1m"), capacity=50)
+    half = MAX_TRACKED // 2  # one request names at most 16: two watchers fill the cap
+    watched = parse_indicators(",".join(f"sma{n}" for n in range(2, 2 + half)))
+    watched += parse_indicators(",".join(f"ema{n}" for n in range(2, 2 + half)))
+    state.pin(watched[:half])
+    state.pin(watched[half:])
+    with pytest.raises(CapacityExceeded, match="watched indicators"):
+        state.track(parse_indicators("rsi14"))
+    state.unpin(watched[:1])
+    state.track(parse_indicators("rsi14"))  # the unwatched one makes room
+    assert state.series(watched[-1], limit=1) is not None

@@ -142,6 +142,7 @@ async def subscribe_indicators(
         raise InvalidLimit(message.limit, capacity)
     indicators = await _indicators_of(state, message.symbol, message.interval)
     topic = indicators.topic
+    indicators.pin(specs)
     snapshot = {
         "type": "snapshot",
         "channel": "indicators",
@@ -158,4 +159,10 @@ async def subscribe_indicators(
         key = None if candle.closed else (subscription, candle.open_time)
         session.send(_update(current, candle, specs), key)
 
-    return session.on_close(state.hub.indicators.watch(topic, push))
+    unwatch = state.hub.indicators.watch(topic, push)
+
+    def detach() -> None:
+        unwatch()
+        indicators.unpin(specs)
+
+    return session.on_close(detach)

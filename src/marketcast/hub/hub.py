@@ -98,6 +98,7 @@ class Hub:
             self.bus.publish if publish_locally else _discard
         )
         self.active = False
+        self._wants_active = False
         self._pump_task: asyncio.Task[None] | None = None
         self._stored: set[Topic] = set()
         self.listed: dict[str, SymbolInfo] = {}
@@ -121,15 +122,21 @@ class Hub:
         await self._load_catalog()
         self._owner.start(self._release_idle(), name="on-demand-janitor")
         self._owner.start(self._watch_store(), name="store-watch")
-        if self._ingest_at_start:
+        if self._ingest_at_start or self._wants_active:
             await self.activate()
         await self._report_bootstrap()
 
     async def activate(self) -> None:
-        """Start ingesting: one sync worker per configured topic, and the stream."""
-        await self.catalog_loaded.wait()
+        """Start ingesting: one sync worker per configured topic, and the stream.
+
+        Returns at once if exchange info is not loaded yet (the lease loop must keep
+        renewing); ingest then starts as soon as it is.
+        """
+        self._wants_active = True
+        if not self.catalog_loaded.is_set():
+            return
         async with self._topic_lock:
-            if self.active or self._stream is None:
+            if self.active or self._stream is None or not self._wants_active:
                 return
             self.active = True
             for topic in self.configured:
@@ -140,18 +147,23 @@ class Hub:
         log.info("ingest active for %d topics", len(self.configured))
 
     async def deactivate(self) -> None:
-        """Stop ingesting (the leader lease was lost); the store keeps what it has."""
+        """Stop ingesting (the leader lease was lost); the store keeps what it has,
+        except on-demand topics: no leader would keep them fresh."""
+        self._wants_active = False
         async with self._topic_lock:
             if not self.active:
                 return
             self.active = False
             workers, self._workers = self._workers, {}
             self._syncs.clear()
-            self._on_demand.clear()
+            on_demand, self._on_demand = list(self._on_demand), {}
             for worker in workers.values():
                 await self._owner.cancel(worker)
             if self._stream is not None:
                 await self._stream.set_topics(())
+            for topic in on_demand:
+                with contextlib.suppress(Exception):  # store down: it is stale either way
+                    await self.store.forget(topic)
         log.warning("ingest stopped on this node")
 
     async def _watch_store(self) -> None:
@@ -280,10 +292,13 @@ class Hub:
 
     async def _stored_ready(self, topic: Topic) -> None:
         """On a node that does not ingest, a topic is servable once the store holds it."""
-        if topic not in self.configured and topic not in await self.store.topics():
+        if topic not in self.configured:
+            # An on-demand topic lives only as long as the leader that started it wants
+            # it; a node that does not ingest cannot keep it alive, so it serves only the
+            # configured topics rather than a series that may freeze without notice.
             raise CapacityExceeded(
-                f"{topic} is not collected; this node does not ingest, and on-demand topics "
-                "are started by the ingest leader (request it there, or configure it)"
+                f"{topic} is not configured; this node does not ingest, and on-demand "
+                "topics are served by the ingest leader only (or configure the symbol)"
             )
         # Another node fills the shared store, so there is no local event to wait for.
         async with asyncio.timeout(self.limits.on_demand_ready_timeout_s):
@@ -295,6 +310,8 @@ class Hub:
         async with self._topic_lock:
             if (existing := self._syncs.get(topic)) is not None:
                 return existing
+            if not self.active:  # stepped down meanwhile: never ingest without the lease
+                raise NotReady("this node stopped ingesting; retry")
             if topic.symbol not in self.listed:
                 raise UnknownSymbol(topic.symbol, suggest_symbols(topic.symbol, self.listed))
             if len(self._on_demand) >= self.limits.max_on_demand_topics:

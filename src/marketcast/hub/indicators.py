@@ -26,7 +26,7 @@ import enum
 import itertools
 import logging
 import time
-from collections import OrderedDict, deque
+from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -34,7 +34,7 @@ from marketcast.domain.candles import Candle
 from marketcast.domain.indicators import Incremental, IndicatorSpec, Value, build
 from marketcast.domain.signals import Signals, compute_signals
 from marketcast.domain.topics import Topic
-from marketcast.errors import NotReady
+from marketcast.errors import CapacityExceeded, NotReady
 from marketcast.hub.bus import Bus, Published
 from marketcast.hub.tasks import TaskOwner
 from marketcast.store.base import CandleStore
@@ -71,6 +71,9 @@ class TopicIndicators:
         self.candles: deque[Candle] = deque(maxlen=capacity)
         self.forming: Candle | None = None
         self._tracks: OrderedDict[IndicatorSpec, _Track] = OrderedDict()
+        # Specs a live watcher needs: never evicted, or watchers with different specs
+        # would evict each other's on every update and re-warm over the whole window.
+        self._pins: Counter[IndicatorSpec] = Counter()
         self._signals: Signals | None = None
         self._peeked: tuple[Candle | None, dict[IndicatorSpec, Value]] = (None, {})
 
@@ -118,11 +121,30 @@ class TopicIndicators:
             if spec in self._tracks:
                 self._tracks.move_to_end(spec)
                 continue
+            if len(self._tracks) >= MAX_TRACKED and not self._evict_one():
+                raise CapacityExceeded(
+                    f"{self.topic} already computes {MAX_TRACKED} watched indicators; "
+                    "unsubscribe some or reuse the same names"
+                )
             running = build(spec, self.topic.interval)
             values = deque((running.push(c) for c in self.candles), maxlen=self.capacity)
             self._tracks[spec] = _Track(running, values)
-            while len(self._tracks) > MAX_TRACKED:
-                self._tracks.popitem(last=False)
+
+    def _evict_one(self) -> bool:
+        """Drop the least recently used spec that no watcher needs; ``False`` if none."""
+        for spec in self._tracks:
+            if not self._pins[spec]:
+                del self._tracks[spec]
+                return True
+        return False
+
+    def pin(self, specs: Sequence[IndicatorSpec]) -> None:
+        """Keep ``specs`` computed while a watcher needs them (see :meth:`unpin`)."""
+        self.track(specs)
+        self._pins.update(specs)
+
+    def unpin(self, specs: Sequence[IndicatorSpec]) -> None:
+        self._pins.subtract(specs)
 
     def series(self, spec: IndicatorSpec, limit: int) -> list[tuple[int, Value]]:
         """``(open time ms, value)`` of the newest ``limit`` candles, the forming one last."""
@@ -170,6 +192,8 @@ class _Entry:
     held: list[Candle] | None = field(default_factory=list)
     listeners: list[Listener] = field(default_factory=list)
     unsubscribe: Callable[[], None] = lambda: None
+    # History was replaced while a load was reading: that read may predate it.
+    stale: bool = False
 
 
 class IndicatorCache:
@@ -239,12 +263,19 @@ class IndicatorCache:
     def invalidate(self, topic: Topic) -> None:
         """Rebuild ``topic`` from the store: for history replaced without publishing it."""
         entry = self._entries.get(topic)
-        if entry is not None and entry.held is None:
+        if entry is None:
+            return
+        if entry.held is None:
             self._rebuild(entry)
+        else:
+            entry.stale = True  # a load is reading now; read again once it is done
 
     async def _load(self, entry: _Entry) -> None:
         topic = entry.state.topic
         candles = await self._read(topic)
+        while entry.stale:
+            entry.stale = False
+            candles = await self._read(topic)
         held, entry.held = entry.held or [], None
         entry.state.load(candles)
         for candle in held:

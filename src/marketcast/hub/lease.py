@@ -3,8 +3,9 @@
 Every ingest-capable node runs :meth:`LeaderLease.run`. The holder of the key
 ``{prefix}leader:{market}`` renews it every third of its time-to-live; the others try to
 take it as often. A leader that cannot renew for a whole TTL (Redis unreachable, a long
-pause) steps down before anyone else can have taken over, so two nodes ingest at the same
-time only briefly, and then harmlessly: the store's upserts are idempotent.
+pause) steps down at two thirds of the TTL, before anyone else can have taken over. If
+two nodes ever ingest at once (a frozen process that wakes up), it is harmless for the
+candles themselves: the store's upserts follow the version rules.
 
 After a Redis restart without persistence the key is simply gone; the leader that was
 holding it claims it again on its next renewal instead of stepping down.
@@ -61,18 +62,26 @@ class LeaderLease:
         return bool(await self._redis.set(self.key, self.node_id, nx=True, px=self.ttl_ms))
 
     async def run(self, on_acquired: Hook, on_lost: Hook) -> None:
-        """Contend for the lease forever, calling the hooks on every change of role."""
-        period = self.ttl_ms / 3000
-        renewed_at = 0.0
+        """Contend for the lease forever, calling the hooks on every change of role.
+
+        A renewal counts from the moment it was *sent*, and each attempt is bounded, so a
+        leader cut off from Redis steps down at two thirds of the TTL: before its key can
+        expire and a standby take over, never after.
+        """
+        ttl_s = self.ttl_ms / 1000
+        period = ttl_s / 3
+        renewed_at = float("-inf")
         while True:
+            sent_at = time.monotonic()
             try:
-                held = await self._try(script=self.leader)
-            except RedisError as error:
-                held = self.leader and time.monotonic() - renewed_at < (self.ttl_ms / 1000)
+                async with asyncio.timeout(period):
+                    held = await self._try(script=self.leader)
+            except (RedisError, TimeoutError) as error:
+                held = self.leader and sent_at - renewed_at < ttl_s * 2 / 3
                 log.warning("leader lease %s: redis unavailable: %s", self.key, error)
             else:
                 if held:
-                    renewed_at = time.monotonic()
+                    renewed_at = sent_at
             if held and not self.leader:
                 self.leader, self.transitions = True, self.transitions + 1
                 log.warning("leader lease %s acquired by %s", self.key, self.node_id)
@@ -81,7 +90,7 @@ class LeaderLease:
                 self.leader, self.transitions = False, self.transitions + 1
                 log.warning("leader lease %s lost by %s", self.key, self.node_id)
                 await on_lost()
-            await asyncio.sleep(period)
+            await asyncio.sleep(max(0.0, period - (time.monotonic() - sent_at)))
 
     async def aclose(self) -> None:
         """Hand the lease over at once instead of letting it expire (clean shutdown)."""

@@ -55,6 +55,7 @@ class ChangeRelay:
         self._bus = bus
         self._seqs: dict[Topic, int] = {}
         self._last_open: dict[Topic, int] = {}
+        self._unhealed: set[Topic] = set()  # heals that failed: retried every round
         self.healed = 0
         self.connected = False
 
@@ -75,7 +76,10 @@ class ChangeRelay:
             if failures:
                 failures = 0
                 self.connected = True
+                after = await self._resume_point(after)
                 await self._heal(list(self._last_open), reason="store reconnected")
+            elif self._unhealed:
+                await self._heal(list(self._unhealed), reason="earlier heal failed")
             for change in changes:
                 after = change.stream_id
                 await self._apply(change)
@@ -88,6 +92,19 @@ class ChangeRelay:
             await self._heal([topic], reason="reset" if change.reset else "sequence jump")
         elif change.candle is not None:
             self._publish(topic, change.candle)
+
+    async def _resume_point(self, after: str) -> str:
+        """Where to read on from after an outage.
+
+        A Redis restarted without persistence starts a new stream whose ids come from its
+        host's clock; if that clock is behind, reading after the old id would wait for
+        ever. Then start the new stream from its beginning (the heal covers the rest).
+        """
+        try:
+            latest = await self._store.last_change_id()
+        except MarketcastError:
+            return after
+        return "0-0" if _stream_id(latest) < _stream_id(after) else after
 
     def _publish(self, topic: Topic, candle: Candle) -> None:
         self._last_open[topic] = max(self._last_open.get(topic, 0), candle.open_time)
@@ -103,7 +120,9 @@ class ChangeRelay:
                     candles = await self._store.read(topic, limit=self._store.capacity, since=since)
             except MarketcastError as error:
                 log.warning("could not heal %s (%s): %s", topic, reason, error)
+                self._unhealed.add(topic)
                 continue
+            self._unhealed.discard(topic)
             self.healed += 1
             log.info("healing %s after %s: %d candles", topic, reason, len(candles))
             for candle in candles:
@@ -120,6 +139,11 @@ class ChangeRelay:
                 attempt += 1
                 log.warning("change feed unavailable, retrying in %.1fs: %s", delay, error)
                 await asyncio.sleep(delay)
+
+
+def _stream_id(text: str) -> tuple[int, int]:
+    millis, _, seq = text.partition("-")
+    return int(millis), int(seq or 0)
 
 
 class _Call(Protocol):
