@@ -12,6 +12,7 @@ clients from the store's change feed.
 from __future__ import annotations
 
 import logging
+import time
 from contextlib import AsyncExitStack
 from types import TracebackType
 from typing import Any
@@ -23,6 +24,7 @@ from marketcast.hub.bus import Bus
 from marketcast.hub.hub import Hub, HubLimits
 from marketcast.hub.lease import LeaderLease
 from marketcast.hub.relay import ChangeRelay
+from marketcast.hub.symbols import SymbolService
 from marketcast.hub.tasks import TaskOwner
 from marketcast.store.base import CandleStore
 from marketcast.store.memory import MemoryStore
@@ -42,6 +44,7 @@ class Node:
         self.stream: KlineStream | None = None
         self.lease: LeaderLease | None = None
         self.relay: ChangeRelay | None = None
+        self.symbols: SymbolService | None = None
         self._hub: Hub | None = None
 
     @property
@@ -85,6 +88,10 @@ class Node:
                     publish_locally=not self.shared,
                 )
             )
+            hub = self.hub
+            # The catalog is read through the hub each time: the service notices a reload
+            # because _load_catalog installs a new mapping.
+            self.symbols = SymbolService(lambda: hub.listed, rest.tickers_24h, time.monotonic)
             if self.shared:
                 self._start_scale_out(store, bus)
             self._stack.push_async_callback(self._owner.aclose)

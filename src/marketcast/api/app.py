@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 
-from marketcast.api import indicators, rest, ws_native, ws_smarttrade
+from marketcast.api import indicators, orderfox, rest, ws_native, ws_smarttrade
 from marketcast.api.access import is_allowed
 from marketcast.api.errors import http_body, http_status
 from marketcast.api.state import AppState
@@ -23,7 +23,9 @@ def create_app(settings: Settings, *, simulated: bool = False) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with Node(settings, simulated=simulated) as node:
-            app.state.marketcast = AppState(settings, node.hub, node.upstream_health)
+            app.state.marketcast = AppState(
+                settings, node.hub, node.upstream_health, symbols=node.symbols
+            )
             yield
 
     app = FastAPI(title="marketcast", lifespan=lifespan)
@@ -63,6 +65,7 @@ def create_app(settings: Settings, *, simulated: bool = False) -> FastAPI:
 
     app.include_router(rest.router)
     app.include_router(indicators.router)
+    app.include_router(orderfox.router)
     app.include_router(ws_native.router)
     # SmartTrade's /ws/candles* routes must be matched before its /ws/{symbol}.
     app.include_router(ws_smarttrade.router)

@@ -10,6 +10,7 @@ from starlette.requests import HTTPConnection
 
 from marketcast.config import Settings
 from marketcast.hub.hub import Hub
+from marketcast.hub.symbols import SymbolService
 
 
 @dataclass(slots=True)
@@ -18,6 +19,8 @@ class AppState:
     hub: Hub
     # Upstream connection health for /health, provided by whoever owns the stream.
     upstream: Callable[[], dict[str, Any]] = field(default=dict)
+    # The OrderFox symbol service (exchange info + 24 h tickers), when the node has one.
+    symbols: SymbolService | None = None
 
 
 def app_state(connection: HTTPConnection) -> AppState:

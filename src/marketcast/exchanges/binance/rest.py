@@ -15,6 +15,7 @@ from typing import Final
 import httpx
 
 from marketcast.domain.candles import Candle, TimeRange
+from marketcast.domain.market import Ticker24h
 from marketcast.domain.topics import Topic
 from marketcast.errors import ExchangeProtocolError
 from marketcast.exchanges.binance.client import RestStats, ThrottledClient
@@ -30,6 +31,7 @@ from marketcast.exchanges.binance.paging import (
     range_end_time,
 )
 from marketcast.exchanges.binance.parse import parse_exchange_info, parse_rest_kline
+from marketcast.exchanges.binance.tickers import fetch_tickers_24h
 
 EXCHANGE_INFO_WEIGHT: Final = 20
 TIME_WEIGHT: Final = 1
@@ -75,6 +77,10 @@ class BinanceRest:
             "/api/v3/exchangeInfo", {}, weight=EXCHANGE_INFO_WEIGHT
         )
         return parse_exchange_info(payload)
+
+    async def tickers_24h(self) -> list[Ticker24h]:
+        """Every symbol's rolling 24-hour ticker, in one call of weight 80."""
+        return await fetch_tickers_24h(self._client)
 
     async def server_time(self) -> int:
         """The exchange's clock in epoch ms."""
