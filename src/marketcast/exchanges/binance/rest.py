@@ -9,7 +9,6 @@ from __future__ import annotations
 import itertools
 import random
 from collections.abc import Callable
-from types import TracebackType
 from typing import Final
 
 import httpx
@@ -32,12 +31,13 @@ from marketcast.exchanges.binance.paging import (
 )
 from marketcast.exchanges.binance.parse import parse_exchange_info, parse_rest_kline
 from marketcast.exchanges.binance.tickers import fetch_tickers_24h
+from marketcast.resources import AsyncResource
 
 EXCHANGE_INFO_WEIGHT: Final = 20
 TIME_WEIGHT: Final = 1
 
 
-class BinanceRest:
+class BinanceRest(AsyncResource):
     """Async client for the public spot REST API at ``base_url`` (paths ``/api/v3/...``).
 
     Example::
@@ -152,17 +152,6 @@ class BinanceRest:
 
     async def aclose(self) -> None:
         await self._client.aclose()
-
-    async def __aenter__(self) -> BinanceRest:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def _page(
         self, topic: Topic, *, start: int | None, end: int | None, limit: int
