@@ -5,12 +5,14 @@ Public API::
     SimExchange, serve_sim        run it (in-process, or until cancelled)
     SimConfig, FaultSchedule      configure it
     GroundTruth, Downtime         what REST and streams serve, for tests to compare
+    BookState                     one true order book (``sim.truth.book``, ``sim.book_at``)
     VirtualClock                  the scaled clock it runs on
     DEFAULT_SYMBOLS, LISTED_SYMBOLS
 
 It never runs unless asked for: nothing in marketcast falls back to it.
 """
 
+from marketcast.exchanges.sim.book import BookState
 from marketcast.exchanges.sim.clock import VirtualClock
 from marketcast.exchanges.sim.config import SimConfig
 from marketcast.exchanges.sim.faults import Faults
@@ -24,6 +26,7 @@ from marketcast.exchanges.sim.truth import Downtime, GroundTruth, Kline
 __all__ = [
     "DEFAULT_SYMBOLS",
     "LISTED_SYMBOLS",
+    "BookState",
     "Downtime",
     "FaultAction",
     "FaultSchedule",

@@ -21,6 +21,8 @@ class ConnectionFaults:
         self.duplicates = 0
         self.malformed = 0
         self.skip_finals = 0
+        self.trade_gaps = 0
+        self.depth_gaps = 0
 
     def stalled(self, real_s: float) -> bool:
         return real_s < self.stall_until
@@ -38,6 +40,20 @@ class ConnectionFaults:
         if self.skip_finals <= 0:
             return False
         self.skip_finals -= 1
+        return True
+
+    def take_trade_gap(self) -> bool:
+        """Whether to leave out the next trade or aggTrade payload."""
+        if self.trade_gaps <= 0:
+            return False
+        self.trade_gaps -= 1
+        return True
+
+    def take_depth_gap(self) -> bool:
+        """Whether to leave out the next depth diff (its update ids are never sent)."""
+        if self.depth_gaps <= 0:
+            return False
+        self.depth_gaps -= 1
         return True
 
     def take_malformed(self) -> int:

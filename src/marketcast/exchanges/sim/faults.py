@@ -1,6 +1,7 @@
 """Fault injection on demand (``sim.faults``) and on a schedule.
 
-Connection-level faults (stall, delay, duplicate, malformed, skip_final) arm every
+Connection-level faults (stall, delay, duplicate, malformed, skip_final, trade_gap,
+depth_gap) arm every
 connection open at the moment of the call, each with its own count, and return how many
 connections they armed; connections opened later are unaffected.
 """
@@ -64,6 +65,20 @@ class Faults:
             conn.faults.skip_finals += count
         return len(self._runtime.connections)
 
+    def trade_gap(self, count: int) -> int:
+        """Leave each connection's next ``count`` trade/aggTrade payloads out of its
+        streams: a WebSocket id gap that ``/api/v3/trades`` and ``/aggTrades`` still fill."""
+        for conn in self._connections():
+            conn.faults.trade_gaps += count
+        return len(self._runtime.connections)
+
+    def depth_gap(self, count: int = 1) -> int:
+        """Leave each connection's next ``count`` depth diffs out: the next event's ``U``
+        is past the previous ``u + 1``, a sequence break a client must resync from."""
+        for conn in self._connections():
+            conn.faults.depth_gaps += count
+        return len(self._runtime.connections)
+
     def connection_age_limit(self) -> int:
         """Close every connection as Binance does when it reaches 24 hours."""
         return self._close_all(CloseRequest(1001, "connection age limit"))
@@ -106,8 +121,10 @@ class Faults:
                 self.stall(args[0])
             case "delay":
                 self.delay(args[0], args[1])
-            case "duplicate" | "malformed" | "skip_final":
+            case "duplicate" | "malformed" | "skip_final" | "trade_gap":
                 getattr(self, action.name)(int(args[0]))
+            case "depth_gap":
+                self.depth_gap(int(args[0]) if args else 1)
             case "age_limit":
                 self.connection_age_limit()
             case "shutdown":

@@ -13,6 +13,10 @@ from marketcast.errors import InvalidInterval, InvalidRequest
 
 MAX_KLINES_LIMIT: Final = 1000
 DEFAULT_KLINES_LIMIT: Final = 500
+TRADES_LIMITS: Final = (500, 1000)
+"""(default, most) of ``/trades`` and ``/aggTrades``."""
+DEPTH_LIMITS: Final = (100, 5000)
+AGG_WINDOW_MS: Final = 3_600_000
 
 
 class ApiError(InvalidRequest):
@@ -59,6 +63,60 @@ def parse_klines(params: Mapping[str, str], listed: Collection[str]) -> KlinesQu
     if start is not None and end is not None and start > end:
         raise ApiError(-1023, "Start time is greater than end time.")
     return KlinesQuery(symbol, interval, limit, start, end)
+
+
+@dataclass(frozen=True, slots=True)
+class AggTradesQuery:
+    """A validated ``GET /api/v3/aggTrades``."""
+
+    symbol: str
+    limit: int
+    from_id: int | None
+    start_ms: int | None
+    end_ms: int | None
+
+
+def parse_limited(
+    params: Mapping[str, str],
+    listed: Collection[str],
+    bounds: tuple[int, int],
+    *,
+    truncate: bool = False,
+) -> tuple[str, int]:
+    """``symbol`` and ``limit`` (``bounds`` = default, most). A limit above the most is
+    an error, or with ``truncate`` cut to it (``/depth`` returns 5000 for any more)."""
+    default, most = bounds
+    symbol = _required(params, "symbol")
+    if symbol not in listed:
+        raise invalid_symbol()
+    limit = _integer(params, "limit")
+    if limit is None:
+        return symbol, default
+    if limit < 1 or (limit > most and not truncate):
+        raise ApiError(-1130, "Data sent for parameter 'limit' is not valid.")
+    return symbol, min(limit, most)
+
+
+def parse_agg_trades(params: Mapping[str, str], listed: Collection[str]) -> AggTradesQuery:
+    """``/aggTrades``: ``startTime`` and ``endTime`` together must span under an hour."""
+    symbol, limit = parse_limited(params, listed, TRADES_LIMITS)
+    from_id = _integer(params, "fromId")
+    start, end = _integer(params, "startTime"), _integer(params, "endTime")
+    if start is not None and end is not None:
+        if start > end:
+            raise ApiError(-1023, "Start time is greater than end time.")
+        if end - start >= AGG_WINDOW_MS:
+            raise ApiError(-1127, "More than 1 hours between startTime and endTime.")
+    return AggTradesQuery(symbol, limit, from_id, start, end)
+
+
+def depth_weight(limit: int) -> int:
+    """Binance's ``/depth`` weight bands."""
+    if limit <= 100:
+        return 5
+    if limit <= 500:
+        return 25
+    return 50 if limit <= 1000 else 250
 
 
 def parse_symbols(params: Mapping[str, str], listed: Collection[str]) -> tuple[str, ...] | None:

@@ -45,17 +45,62 @@ class KlineStream:
         return f"{self.symbol.lower()}@kline_{self.interval.code}"
 
 
-def parse_stream(name: object, listed: Collection[str]) -> KlineStream:
-    """The kline stream called ``name``, or raise :class:`StreamRequestError`."""
+@dataclass(frozen=True, slots=True)
+class TradeStream:
+    """``<symbol>@trade`` (``aggregate`` false) or ``<symbol>@aggTrade``."""
+
+    symbol: str
+    aggregate: bool
+
+    @property
+    def name(self) -> str:
+        return f"{self.symbol.lower()}@{'aggTrade' if self.aggregate else 'trade'}"
+
+
+@dataclass(frozen=True, slots=True)
+class DepthStream:
+    """``<symbol>@depth`` (every 1000 ms) or ``<symbol>@depth@100ms``."""
+
+    symbol: str
+    cadence_ms: int
+
+    @property
+    def name(self) -> str:
+        suffix = "@100ms" if self.cadence_ms == 100 else ""
+        return f"{self.symbol.lower()}@depth{suffix}"
+
+
+Stream = KlineStream | TradeStream | DepthStream
+_MARKET_KINDS: Final[dict[str, TradeStream | DepthStream]] = {
+    "trade": TradeStream("", aggregate=False),
+    "aggTrade": TradeStream("", aggregate=True),
+    "depth": DepthStream("", 1000),
+    "depth@1000ms": DepthStream("", 1000),
+    "depth@100ms": DepthStream("", 100),
+}
+
+
+def parse_stream(name: object, listed: Collection[str]) -> Stream:
+    """The stream called ``name``, or raise :class:`StreamRequestError`."""
     if not isinstance(name, str):
         raise StreamRequestError(2, "Invalid request: stream names must be strings")
-    symbol, at, kind = name.partition("@kline_")
+    symbol, at, kind = name.partition("@")
     if not at or not symbol or symbol != symbol.lower():
         raise StreamRequestError(2, f"Invalid request: unsupported stream name '{name}'")
-    if symbol.upper() not in listed:
+    if kind.startswith("kline_"):
+        stream: Stream = _kline_stream(name, symbol, kind.removeprefix("kline_"))
+    elif kind in _MARKET_KINDS:
+        stream = replace(_MARKET_KINDS[kind], symbol=symbol.upper())
+    else:
+        raise StreamRequestError(2, f"Invalid request: unsupported stream name '{name}'")
+    if stream.symbol not in listed:
         raise StreamRequestError(2, f"Invalid request: unknown symbol in stream '{name}'")
+    return stream
+
+
+def _kline_stream(name: str, symbol: str, code: str) -> KlineStream:
     try:
-        interval = Interval.parse(kind)
+        interval = Interval.parse(code)
     except InvalidInterval:
         raise StreamRequestError(
             2, f"Invalid request: invalid interval in stream '{name}'"
@@ -67,7 +112,7 @@ def parse_stream(name: object, listed: Collection[str]) -> KlineStream:
 class SessionState:
     """What one connection listens to, in subscription order, and how it is framed."""
 
-    streams: tuple[KlineStream, ...] = ()
+    streams: tuple[Stream, ...] = ()
     combined: bool = False
 
 

@@ -19,13 +19,19 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from marketcast.exchanges.sim.params import (
+    DEPTH_LIMITS,
+    TRADES_LIMITS,
     ApiError,
+    depth_weight,
+    parse_agg_trades,
     parse_klines,
+    parse_limited,
     parse_symbols,
     ticker_weight,
 )
 from marketcast.exchanges.sim.runtime import SimRuntime
 from marketcast.exchanges.sim.ticker import ticker_24hr
+from marketcast.exchanges.sim.tradelog import newest_trades, trades_from_id, trades_since
 from marketcast.exchanges.sim.wire import error_body, exchange_info
 
 WEIGHT_HEADER: Final = "X-MBX-USED-WEIGHT-1M"
@@ -99,6 +105,45 @@ def _ticker(runtime: SimRuntime, params: Mapping[str, str]) -> tuple[int, Produc
     return ticker_weight(chosen), tickers
 
 
+def _trades(runtime: SimRuntime, params: Mapping[str, str]) -> tuple[int, Producer]:
+    symbol, limit = parse_limited(params, runtime.listed, TRADES_LIMITS)
+    formatter = runtime.market_formatters[symbol]
+
+    def rows() -> list[Any]:
+        found = newest_trades(runtime.tape, symbol, runtime.clock.now_ms(), limit)
+        return [formatter.trade_row(trade) for trade in found]
+
+    return 25, rows
+
+
+def _agg_trades(runtime: SimRuntime, params: Mapping[str, str]) -> tuple[int, Producer]:
+    query = parse_agg_trades(params, runtime.listed)
+    formatter = runtime.market_formatters[query.symbol]
+
+    def rows() -> list[Any]:
+        tape, now = runtime.tape, runtime.clock.now_ms()
+        end = now if query.end_ms is None else min(now, query.end_ms)
+        if query.from_id is not None:
+            found = trades_from_id(tape, query.symbol, query.from_id, end, query.limit)
+        elif query.start_ms is not None:
+            found = trades_since(tape, query.symbol, query.start_ms, end, query.limit)
+        else:
+            found = newest_trades(tape, query.symbol, end, query.limit)
+        return [formatter.agg_row(trade) for trade in found]
+
+    return 4, rows
+
+
+def _depth(runtime: SimRuntime, params: Mapping[str, str]) -> tuple[int, Producer]:
+    symbol, limit = parse_limited(params, runtime.listed, DEPTH_LIMITS, truncate=True)
+
+    def snapshot() -> Any:
+        book = runtime.books[symbol].at(runtime.clock.now_ms())
+        return runtime.market_formatters[symbol].depth_snapshot(book, limit)
+
+    return depth_weight(limit), snapshot
+
+
 def _endpoint(planner: Planner, base_weight: int) -> Callable[[Request], Any]:
     async def endpoint(request: Request) -> Response:
         return await _serve(request, planner, base_weight)
@@ -164,4 +209,7 @@ def rest_routes() -> list[Route]:
         Route("/api/v3/exchangeInfo", _endpoint(_exchange_info, 20)),
         Route(KLINES_PATH, _endpoint(_klines, 2)),
         Route("/api/v3/ticker/24hr", _endpoint(_ticker, 2)),
+        Route("/api/v3/trades", _endpoint(_trades, 25)),
+        Route("/api/v3/aggTrades", _endpoint(_agg_trades, 4)),
+        Route("/api/v3/depth", _endpoint(_depth, 5)),
     ]

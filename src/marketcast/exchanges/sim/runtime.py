@@ -10,9 +10,10 @@ from typing import Protocol
 from marketcast.exchanges.sim.clock import VirtualClock
 from marketcast.exchanges.sim.config import SimConfig
 from marketcast.exchanges.sim.connfaults import ConnectionFaults
+from marketcast.exchanges.sim.marketwire import MarketFormatter
 from marketcast.exchanges.sim.ratelimit import WeightLimiter
 from marketcast.exchanges.sim.tape import Tape
-from marketcast.exchanges.sim.truth import Downtime, GroundTruth
+from marketcast.exchanges.sim.truth import Downtime, GroundTruth, book_models
 from marketcast.exchanges.sim.wire import KlineFormatter
 
 
@@ -78,6 +79,8 @@ class SimRuntime:
         self.wall_time = wall_time
         self.tape = Tape(config.seed, config.symbols, clock.now_ms(), trends=config.trends)
         self.formatters = {s: KlineFormatter(self.tape.spec(s)) for s in self.tape.symbols}
+        self.market_formatters = {s: MarketFormatter(self.tape.spec(s)) for s in self.tape.symbols}
+        self.books = book_models(self.tape)
         self.listed = frozenset(self.tape.symbols)
         self.stats = SimStats()
         self.limiter = WeightLimiter(config.weight_limit_per_minute)
@@ -87,7 +90,7 @@ class SimRuntime:
 
     def truth(self) -> GroundTruth:
         """Ground truth under the downtimes injected so far."""
-        return GroundTruth(self.tape, tuple(self.downtimes))
+        return GroundTruth(self.tape, tuple(self.downtimes), self.books)
 
     def down_now(self) -> bool:
         """Whether the exchange is inside a downtime window at the virtual now."""

@@ -15,6 +15,8 @@ Grammar (whitespace around items is ignored)::
     duplicate:COUNT                        send the next COUNT messages twice
     malformed:COUNT                        send COUNT garbage frames
     skip_final:COUNT                       suppress the next COUNT ``x:true`` updates
+    trade_gap:COUNT                        leave the next COUNT trades out of WS streams
+    depth_gap[:COUNT]                      leave the next COUNT depth diffs out (U/u break)
     age_limit                              close connections as at Binance's 24 h limit
     shutdown[:GRACE]                       ``serverShutdown`` event, close GRACE s later
     rest_error:STATUS[:COUNT[:RETRY]]      next COUNT REST calls fail with STATUS
@@ -40,6 +42,8 @@ ARITY: Final[dict[str, tuple[int, int]]] = {
     "duplicate": (1, 1),
     "malformed": (1, 1),
     "skip_final": (1, 1),
+    "trade_gap": (1, 1),
+    "depth_gap": (0, 1),
     "age_limit": (0, 0),
     "shutdown": (0, 1),
     "rest_error": (1, 3),

@@ -19,6 +19,7 @@ import uvicorn
 from starlette.applications import Starlette
 
 from marketcast.domain.intervals import MINUTE_MS
+from marketcast.exchanges.sim.book import BookState
 from marketcast.exchanges.sim.clock import VirtualClock
 from marketcast.exchanges.sim.config import SimConfig
 from marketcast.exchanges.sim.faults import Faults
@@ -92,6 +93,10 @@ class SimExchange:
     def truth(self) -> GroundTruth:
         """Ground truth under the downtimes injected so far (read it again after one)."""
         return self._runtime.truth()
+
+    def book_at(self, symbol: str, update_id: int) -> BookState:
+        """The true order book of ``symbol`` right after update ``update_id``."""
+        return self._runtime.books[symbol].by_id(update_id)
 
     @property
     def stats(self) -> SimStats:

@@ -128,6 +128,29 @@ class Tape:
             self._trades.put(key, found)
         return found
 
+    def second_of_trade(self, symbol: str, trade_id: int, last_day: int) -> int | None:
+        """Open time of the second holding ``trade_id``, searching days up to ``last_day``.
+
+        Descends from the day (found by bisection on first ids) through each level's
+        children, so it costs one expansion per level. ``None`` when no such trade exists
+        by the end of ``last_day``.
+        """
+        low = self.listing_ms(symbol) // DAY_MS
+        if trade_id < 0 or last_day < low or trade_id > self._day(symbol, last_day).last_id:
+            return None
+        high = last_day
+        while low < high:  # the last day whose first id is at most trade_id
+            middle = (low + high + 1) // 2
+            if self._day(symbol, middle).first_id <= trade_id:
+                low = middle
+            else:
+                high = middle - 1
+        open_time = low * DAY_MS
+        for level in range(SECOND_LEVEL):
+            children = self._children(symbol, level, open_time)
+            open_time = next(c.open_time for c in reversed(children) if c.first_id <= trade_id)
+        return open_time
+
     def span(self, symbol: str, start: int, end: int, now: int) -> Bar | None:
         """Merge of all trades in ``[start, end)`` that happened at or before ``now``.
 

@@ -14,13 +14,15 @@ unlike volume and trade counts they are not sums across levels.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from marketcast.domain.candles import Candle
 from marketcast.domain.intervals import Interval
-from marketcast.exchanges.sim.bars import Bar
+from marketcast.exchanges.sim.bars import Bar, Trade
+from marketcast.exchanges.sim.book import BookModel, BookState
 from marketcast.exchanges.sim.tape import Tape
+from marketcast.exchanges.sim.tradelog import trades_from_id, trades_since
 
 _E8 = 10**8
 
@@ -60,11 +62,40 @@ class Kline:
 
 
 class GroundTruth:
-    """Klines of ``tape`` as the exchange serves them, given its ``downtimes``."""
+    """Klines, trades and books of ``tape`` as the exchange serves them, given its
+    ``downtimes`` (``books`` shares book models, and their memos, between readers)."""
 
-    def __init__(self, tape: Tape, downtimes: tuple[Downtime, ...] = ()) -> None:
+    def __init__(
+        self,
+        tape: Tape,
+        downtimes: tuple[Downtime, ...] = (),
+        books: Mapping[str, BookModel] | None = None,
+    ) -> None:
         self.tape = tape
         self.downtimes = downtimes
+        self.books = books if books is not None else book_models(tape)
+
+    def trades(
+        self,
+        symbol: str,
+        *,
+        from_id: int | None = None,
+        start_ms: int | None = None,
+        end_ms: int,
+    ) -> list[Trade]:
+        """Every trade from id ``from_id`` (or time ``start_ms``) to time ``end_ms``."""
+        if from_id is not None:
+            return trades_from_id(self.tape, symbol, from_id, end_ms, None)
+        start = self.tape.listing_ms(symbol) if start_ms is None else start_ms
+        return trades_since(self.tape, symbol, start, end_ms, None)
+
+    def book(self, symbol: str, now_ms: int) -> BookState:
+        """The order book as of ``now_ms``."""
+        return self.books[symbol].at(now_ms)
+
+    def book_at(self, symbol: str, update_id: int) -> BookState:
+        """The order book right after update ``update_id``."""
+        return self.books[symbol].by_id(update_id)
 
     def kline(self, symbol: str, interval: Interval, open_ms: int, now_ms: int) -> Kline | None:
         """The kline opening at ``open_ms`` (aligned) as of ``now_ms``, or ``None``."""
@@ -182,6 +213,11 @@ class GroundTruth:
             taker_buy_volume=taker,
             taker_buy_quote_e8=taker * typical4 * _E8 // divisor,
         )
+
+
+def book_models(tape: Tape) -> dict[str, BookModel]:
+    """One book model per listed symbol of ``tape``."""
+    return {symbol: BookModel(tape, symbol) for symbol in tape.symbols}
 
 
 def _taker_buy_lots(bar: Bar) -> int:

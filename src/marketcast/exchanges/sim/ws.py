@@ -1,8 +1,9 @@
 """Binance spot stream sockets: ``/ws``, ``/ws/<streams>``, ``/stream?streams=``.
 
 One :class:`SimConnection` per socket runs three tasks it owns: a reader (control
-requests, rate limit), a pusher (every tick it asks :func:`.streams.plan_push` what is
-due and reads it from the ground truth) and a writer (the only sender, so faults such as
+requests, rate limit), a pusher (every tick it asks :func:`.streams.plan_push` which
+klines are due and reads them from the ground truth, and its :class:`.feeds.MarketFeed`
+which trades and depth diffs are) and a writer (the only sender, so faults such as
 delay and stall act on one queue). Ping frames are uvicorn's (``ws_ping_interval``),
 and client pings are answered by it; incoming pings do not count toward the message rate
 because the ASGI app never sees them.
@@ -22,9 +23,11 @@ from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from marketcast.exchanges.sim.connfaults import ConnectionFaults, garbage_frames
+from marketcast.exchanges.sim.feeds import MarketFeed
 from marketcast.exchanges.sim.protocol import (
     KlineStream,
     SessionState,
+    Stream,
     StreamRequestError,
     handle_control,
     parse_stream,
@@ -56,6 +59,7 @@ class SimConnection:
         self._ws = websocket
         self._state = SessionState()
         self._cursors: dict[KlineStream, Cursor] = {}
+        self._feed = MarketFeed(runtime.tape, runtime.books, runtime.market_formatters)
         self._outbox: asyncio.Queue[tuple[float, str]] = asyncio.Queue()
         self._close: CloseRequest | None = None
         self._closing = asyncio.Event()
@@ -162,6 +166,8 @@ class SimConnection:
             plan = plan_push(cursor, stream.interval, now, cadence, config.max_catchup_finals)
             self._cursors[stream] = plan.cursor
             self._send_plan(truth, stream, plan, now_ms)
+        for market_stream, payload in self._feed.due(now_ms, self.faults):
+            self._send_data(market_stream, payload)
 
     def _send_plan(self, truth: GroundTruth, stream: KlineStream, plan: PushPlan, now: int) -> None:
         formatter = self._runtime.formatters[stream.symbol]
@@ -174,7 +180,7 @@ class SimConnection:
             if kline is not None:
                 self._send_data(stream, formatter.event(kline, now, final=False))
 
-    def _send_data(self, stream: KlineStream, payload: Json) -> None:
+    def _send_data(self, stream: Stream, payload: Json) -> None:
         body = {"stream": stream.name, "data": payload} if self._state.combined else payload
         text = orjson.dumps(body).decode()
         for _ in range(2 if self.faults.take_duplicate() else 1):
@@ -192,8 +198,11 @@ class SimConnection:
     def _follow(self, state: SessionState) -> None:
         now, real = self._runtime.clock.now_ms(), time.monotonic()
         self._cursors = {
-            s: self._cursors.get(s) or start_cursor(s.interval, now, real) for s in state.streams
+            s: self._cursors.get(s) or start_cursor(s.interval, now, real)
+            for s in state.streams
+            if isinstance(s, KlineStream)
         }
+        self._feed.follow(state.streams, now)
         self._state = state
 
     def _too_chatty(self, real_s: float) -> bool:
@@ -218,7 +227,7 @@ async def _stream_endpoint(websocket: WebSocket) -> None:
     await SimConnection(runtime, websocket, SessionState(streams, combined)).run()
 
 
-def _initial_streams(websocket: WebSocket, runtime: SimRuntime) -> tuple[KlineStream, ...]:
+def _initial_streams(websocket: WebSocket, runtime: SimRuntime) -> tuple[Stream, ...]:
     raw = websocket.path_params.get("streams") or websocket.query_params.get("streams") or ""
     names = [name for name in raw.split("/") if name]
     streams = tuple(dict.fromkeys(parse_stream(name, runtime.listed) for name in names))

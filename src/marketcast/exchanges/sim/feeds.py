@@ -1,0 +1,93 @@
+"""What trade and depth streams push on one connection, tick by tick.
+
+Trade streams send every trade whose time the virtual clock has passed since the last
+tick, in id order; after a clock jump or a long stall only the last
+:data:`MAX_TRADE_CATCHUP_MS` of trades are sent (older ones are lost, as on a real
+reconnect, and REST still has them). Depth streams send one diff per tick at most,
+covering every change batch up to the latest ``cadence_ms`` boundary, so a 100 ms stream
+at speed 1 sends one event per batch and at speed 60 one event per tick.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Final
+
+from marketcast.exchanges.sim.bars import Trade
+from marketcast.exchanges.sim.book import BookModel
+from marketcast.exchanges.sim.connfaults import ConnectionFaults
+from marketcast.exchanges.sim.marketwire import MarketFormatter
+from marketcast.exchanges.sim.protocol import DepthStream, Stream, TradeStream
+from marketcast.exchanges.sim.tape import Tape
+from marketcast.exchanges.sim.tradelog import trades_in
+from marketcast.exchanges.sim.wire import Json
+
+MAX_TRADE_CATCHUP_MS: Final = 60_000
+
+
+class MarketFeed:
+    """Cursors of one connection's trade and depth streams.
+
+    Args:
+        tape: the trades.
+        books: book models by symbol.
+        formatters: payload builders by symbol.
+    """
+
+    def __init__(
+        self,
+        tape: Tape,
+        books: Mapping[str, BookModel],
+        formatters: Mapping[str, MarketFormatter],
+    ) -> None:
+        self._tape = tape
+        self._books = books
+        self._formatters = formatters
+        self._trade_after: dict[TradeStream, int] = {}
+        self._depth_sent: dict[DepthStream, int] = {}
+
+    def follow(self, streams: Iterable[Stream], now_ms: int) -> None:
+        """Track exactly ``streams``; new ones start at ``now_ms``, kept ones keep going."""
+        trades: dict[TradeStream, int] = {}
+        depths: dict[DepthStream, int] = {}
+        for stream in streams:
+            if isinstance(stream, TradeStream):
+                trades[stream] = self._trade_after.get(stream, now_ms)
+            elif isinstance(stream, DepthStream):
+                start = self._books[stream.symbol].update_id(now_ms)
+                depths[stream] = self._depth_sent.get(stream, start)
+        self._trade_after, self._depth_sent = trades, depths
+
+    def due(self, now_ms: int, faults: ConnectionFaults) -> Iterator[tuple[Stream, Json]]:
+        """Payloads due at ``now_ms``, advancing the cursors; armed gaps are consumed."""
+        yield from self._trades_due(now_ms, faults)
+        yield from self._depth_due(now_ms, faults)
+
+    def _trades_due(self, now_ms: int, faults: ConnectionFaults) -> Iterator[tuple[Stream, Json]]:
+        fetched: dict[tuple[str, int], list[Trade]] = {}
+        for stream, sent_until in list(self._trade_after.items()):
+            key = (stream.symbol, max(sent_until, now_ms - MAX_TRADE_CATCHUP_MS))
+            if key not in fetched:
+                fetched[key] = trades_in(self._tape, stream.symbol, key[1], now_ms)
+            self._trade_after[stream] = now_ms
+            formatter = self._formatters[stream.symbol]
+            for trade in fetched[key]:
+                if faults.take_trade_gap():
+                    continue
+                if stream.aggregate:
+                    yield stream, formatter.agg_event(trade, now_ms)
+                else:
+                    yield stream, formatter.trade_event(trade, now_ms)
+
+    def _depth_due(self, now_ms: int, faults: ConnectionFaults) -> Iterator[tuple[Stream, Json]]:
+        for stream, sent in list(self._depth_sent.items()):
+            book = self._books[stream.symbol]
+            target = book.update_id(now_ms - now_ms % stream.cadence_ms)
+            if target <= sent:
+                continue
+            diff = book.diff(sent, target)
+            if diff.empty:
+                continue  # nothing to say yet: the next event starts at sent + 1
+            self._depth_sent[stream] = target
+            if not faults.take_depth_gap():
+                yield stream, self._formatters[stream.symbol].depth_event(diff, now_ms)
