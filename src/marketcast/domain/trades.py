@@ -1,0 +1,124 @@
+"""The trade tape: the newest trades of one symbol, continuous by id, and their display form.
+
+Trades arrive from REST history, from the live stream and from gap fills, in any order
+and with repeats. :class:`TradeTape` keeps the newest ``capacity`` trades by id, reports
+which ids are still missing inside that window (what the shell fetches from REST
+``aggTrades?fromId=`` or ``trades``), and tells the caller which trades were new so only
+those are pushed to clients. :func:`trade_payload` is one trade as OrderFox's
+``trades_update`` lists it (SPEC 6).
+
+Pure: no I/O and no clock; every time is a UTC epoch in milliseconds taken from the trade.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Literal
+
+from marketcast.domain.formatting import format_amount, format_price
+from marketcast.domain.intervals import DAY_MS, SECOND_MS
+
+Side = Literal["buy", "sell"]
+
+
+@dataclass(frozen=True, slots=True)
+class Trade:
+    """One (aggregate) trade; ``id`` increases with time on one symbol and market."""
+
+    id: int
+    price: Decimal
+    quantity: Decimal
+    buyer_is_maker: bool
+    time_ms: int
+
+    @property
+    def side(self) -> Side:
+        """The taker's side: the buyer was the maker, so the aggressor sold -> ``"sell"``;
+        otherwise the aggressor bought -> ``"buy"`` (the usual tape colouring)."""
+        return "sell" if self.buyer_is_maker else "buy"
+
+
+class TradeTape:
+    """The newest ``capacity`` trades by id, de-duplicated, tolerant of any arrival order.
+
+    Gaps are only worth filling inside the id window ``newest - capacity + 1 .. newest``:
+    an id below it would be evicted as soon as the window filled up, so
+    :meth:`missing_ids` never asks for it.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        if capacity < 1:
+            raise ValueError(f"capacity must be at least 1, got {capacity}")
+        self.capacity = capacity
+        self._ids: list[int] = []  # ascending
+        self._by_id: dict[int, Trade] = {}
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def add(self, trades: Iterable[Trade]) -> list[Trade]:
+        """Insert ``trades``; return the ones not held before and still held now, by id.
+
+        A repeated id keeps the first copy (a trade never changes once it happened).
+        """
+        added = [trade for trade in trades if self._insert(trade)]
+        return sorted((t for t in added if t.id in self._by_id), key=lambda t: t.id)
+
+    def fill(self, trades: Iterable[Trade]) -> list[Trade]:
+        """Insert REST results fetched for :meth:`missing_ids`; same rules as :meth:`add`."""
+        return self.add(trades)
+
+    def missing_ids(self) -> list[tuple[int, int]]:
+        """Inclusive id ranges absent between the oldest held id (or the window start,
+        whichever is newer) and the newest held id, ascending."""
+        if not self._ids:
+            return []
+        floor = max(self._ids[0], self._ids[-1] - self.capacity + 1)
+        start = bisect.bisect_left(self._ids, floor)
+        gaps: list[tuple[int, int]] = []
+        expected = floor
+        for trade_id in self._ids[start:]:
+            if trade_id > expected:
+                gaps.append((expected, trade_id - 1))
+            expected = trade_id + 1
+        return gaps
+
+    def newest(self, limit: int) -> list[Trade]:
+        """Up to ``limit`` trades, newest first."""
+        if limit <= 0:
+            return []
+        return [self._by_id[i] for i in reversed(self._ids[-limit:])]
+
+    def _insert(self, trade: Trade) -> bool:
+        if trade.id in self._by_id:
+            return False
+        if len(self._ids) >= self.capacity and trade.id < self._ids[0]:
+            return False  # older than everything kept, and no room
+        bisect.insort(self._ids, trade.id)
+        self._by_id[trade.id] = trade
+        if len(self._ids) > self.capacity:
+            del self._by_id[self._ids.pop(0)]
+        return True
+
+
+def time_of_day(time_ms: int) -> str:
+    """``"HH:MM:SS"`` in UTC, as the OrderFox tape and liquidation table show times."""
+    seconds = time_ms % DAY_MS // SECOND_MS
+    return f"{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+def trade_payload(trade: Trade, price_precision: int, amount_precision: int) -> dict[str, Any]:
+    """One entry of ``trades_update.trades``: numbers as JSON numbers, plus display strings."""
+    return {
+        "id": trade.id,
+        "price": float(trade.price),
+        "amount": float(trade.quantity),
+        "side": trade.side,
+        "timestamp": trade.time_ms,
+        "price_formatted": format_price(trade.price, price_precision),
+        "amount_formatted": format_amount(trade.quantity, amount_precision),
+        "time_formatted": time_of_day(trade.time_ms),
+    }

@@ -1,0 +1,139 @@
+"""Trade tape: newest-N by id under any arrival order, exact gap ranges, payload vectors.
+
+Expected values are worked by hand next to each vector.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from marketcast.domain.trades import Trade, TradeTape, time_of_day, trade_payload
+
+
+def make_trade(trade_id: int, *, buyer_is_maker: bool = False) -> Trade:
+    return Trade(trade_id, Decimal("100.5"), Decimal("0.25"), buyer_is_maker, 1_000 * trade_id)
+
+
+def reference_gaps(held: list[int], capacity: int) -> list[tuple[int, int]]:
+    """Gaps by brute force: every absent id in the window, grouped into runs."""
+    if not held:
+        return []
+    floor = max(held[0], held[-1] - capacity + 1)
+    absent = [i for i in range(floor, held[-1] + 1) if i not in set(held)]
+    runs: list[tuple[int, int]] = []
+    for i in absent:
+        if runs and runs[-1][1] == i - 1:
+            runs[-1] = (runs[-1][0], i)
+        else:
+            runs.append((i, i))
+    return runs
+
+
+arrivals = st.sets(st.integers(0, 400), max_size=80).flatmap(
+    lambda ids: st.tuples(
+        st.just(ids),
+        st.permutations(sorted(ids) + sorted(ids)[: len(ids) // 2]),  # with repeats
+        st.integers(1, 40),
+        st.integers(1, 10),
+    )
+)
+
+
+@given(arrivals)
+def test_tape_holds_exactly_newest_unique_ids_whatever_the_order(
+    case: tuple[set[int], list[int], int, int],
+) -> None:
+    ids, order, capacity, batch = case
+    tape = TradeTape(capacity)
+    announced: list[int] = []
+    for start in range(0, len(order), batch):
+        announced += [t.id for t in tape.add(make_trade(i) for i in order[start : start + batch])]
+    expected = sorted(ids)[-capacity:]
+    held = [t.id for t in tape.newest(capacity)]
+    assert held == expected[::-1]
+    assert len(announced) == len(set(announced))  # never announced twice
+    assert set(expected) <= set(announced)  # every held trade was announced once
+    assert tape.missing_ids() == reference_gaps(expected, capacity)
+
+
+@given(st.sets(st.integers(0, 200), min_size=1, max_size=60), st.integers(1, 50))
+def test_filling_the_reported_gaps_leaves_a_continuous_window(ids: set[int], capacity: int) -> None:
+    tape = TradeTape(capacity)
+    tape.add(make_trade(i) for i in ids)
+    gaps = tape.missing_ids()
+    filled = tape.fill(make_trade(i) for lo, hi in gaps for i in range(lo, hi + 1))
+    assert tape.missing_ids() == []
+    held = sorted(t.id for t in tape.newest(capacity))
+    newest = max(ids)
+    assert held == list(range(max(newest - capacity + 1, held[0]), newest + 1))
+    assert {t.id for t in filled} <= set(held)
+
+
+def test_missing_ids_worked_example() -> None:
+    # Holding 10, 11, 14, 20 with room for 100: 12-13 and 15-19 are absent.
+    tape = TradeTape(100)
+    tape.add(make_trade(i) for i in (20, 14, 10, 11))
+    assert tape.missing_ids() == [(12, 13), (15, 19)]
+
+
+def test_gaps_older_than_the_capacity_window_are_not_worth_fetching() -> None:
+    # Capacity 10, newest 100: only 91..100 can ever be kept, so 3..90 is never asked for.
+    tape = TradeTape(10)
+    tape.add(make_trade(i) for i in (1, 2, 100))
+    assert tape.missing_ids() == [(91, 99)]
+    tape.fill(make_trade(i) for i in range(91, 100))
+    assert tape.missing_ids() == []
+    assert [t.id for t in tape.newest(3)] == [100, 99, 98]
+
+
+def test_add_returns_only_new_trades_in_id_order() -> None:
+    tape = TradeTape(5)
+    assert [t.id for t in tape.add([make_trade(3), make_trade(1)])] == [1, 3]
+    assert [t.id for t in tape.add([make_trade(3), make_trade(2), make_trade(2)])] == [2]
+    assert tape.newest(0) == []
+    assert len(tape) == 3
+
+
+def test_a_trade_older_than_a_full_tape_is_dropped_not_announced() -> None:
+    tape = TradeTape(2)
+    tape.add([make_trade(5), make_trade(6)])
+    assert tape.add([make_trade(4)]) == []
+    assert [t.id for t in tape.newest(5)] == [6, 5]
+
+
+def test_capacity_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="capacity"):
+        TradeTape(0)
+
+
+def test_side_is_the_takers_side() -> None:
+    # Buyer was the maker -> the seller hit the bid -> a sell print; and vice versa.
+    assert make_trade(1, buyer_is_maker=True).side == "sell"
+    assert make_trade(1, buyer_is_maker=False).side == "buy"
+
+
+def test_trade_payload_vector() -> None:
+    # 1_700_000_000 s is 2023-11-14 22:13:20 UTC (1_700_000_000 mod 86_400 = 80_000 s).
+    trade = Trade(42, Decimal("67012.5"), Decimal("0.00123"), True, 1_700_000_000_123)
+    assert trade_payload(trade, 2, 5) == {
+        "id": 42,
+        "price": 67012.5,
+        "amount": 0.00123,
+        "side": "sell",
+        "timestamp": 1_700_000_000_123,
+        "price_formatted": "67012.50",
+        "amount_formatted": "0.00123",
+        "time_formatted": "22:13:20",
+    }
+
+
+@pytest.mark.parametrize(
+    ("time_ms", "text"),
+    [(0, "00:00:00"), (86_399_999, "23:59:59"), (86_400_000, "00:00:00"), (3_723_000, "01:02:03")],
+)
+def test_time_of_day_is_utc_hh_mm_ss(time_ms: int, text: str) -> None:
+    assert time_of_day(time_ms) == text
