@@ -23,6 +23,8 @@ from marketcast.exchanges.binance import (
     StreamEvent,
     stream_name,
 )
+from marketcast.exchanges.binance.messages import StreamsReconnected
+from marketcast.exchanges.binance.trades import TradeEvent
 
 pytestmark = pytest.mark.timeout(20)
 
@@ -40,6 +42,15 @@ def kline_frame(topic: Topic, seq: int, *, closed: bool = False) -> str:
     }  # fmt: skip
     data = {"e": "kline", "E": T0 + seq, "s": topic.symbol, "k": k}
     return orjson.dumps({"stream": stream_name(topic), "data": data}).decode()
+
+
+def trade_frame(trade_id: int) -> str:
+    """A combined-stream ``btcusdt@trade`` frame; ``trade_id`` doubles as event time."""
+    data = {
+        "e": "trade", "E": T0 + trade_id, "s": "BTCUSDT", "t": trade_id,
+        "p": "1.5", "q": "2", "T": T0 + trade_id, "m": False, "M": True,
+    }  # fmt: skip
+    return orjson.dumps({"stream": "btcusdt@trade", "data": data}).decode()
 
 
 class FakeStreams:
@@ -334,3 +345,37 @@ async def test_refused_subscribe_is_counted_and_the_connection_kept() -> None:
         await ws.send(kline_frame(BTC, 1))
         assert (await next_update(stream.events())).topic == BTC
         assert len(fake.connections) == 1
+
+
+async def test_replacement_announces_raw_streams_and_mutes_the_old_connection() -> None:
+    async def greet(ws: ServerConnection) -> None:
+        if len(fake.connections) == 2:
+            await ws.send(trade_frame(3))
+
+    async with running() as (fake, stream):
+        fake.on_connect = greet
+        await stream.set_topics([BTC])
+        await stream.add_streams(["btcusdt@trade"])
+        events = stream.events()
+        first = await fake.next_connection()
+        await eventually(lambda: "btcusdt@trade" in fake.streams[first])
+        await first.send(trade_frame(1))
+        await first.send('{"e": "serverShutdown", "E": 1770123456789}')
+        assert isinstance(await next_event(events), TradeEvent)
+        second = await fake.next_connection()
+        assert fake.streams[second] == {"btcusdt@kline_1m", "btcusdt@trade"}
+        seen = [await next_event(events) for _ in range(3)]
+        await first.send(trade_frame(4))  # stale: the new connection is live already
+        await first.send(kline_frame(BTC, 4))  # klines still count for the catch-up
+        await eventually(lambda: first.state.name == "CLOSED")
+        await second.send(trade_frame(5))
+        rest = [await next_event(events) for _ in range(2)]
+    assert seen[:2] == [
+        Reconnected(frozenset({BTC})),
+        StreamsReconnected(frozenset({"btcusdt@trade"})),
+    ]
+    assert isinstance(seen[2], TradeEvent)
+    assert seen[2].trade.id == 3
+    assert isinstance(rest[0], KlineUpdate)
+    assert isinstance(rest[1], TradeEvent)
+    assert rest[1].trade.id == 5

@@ -3,10 +3,11 @@
 A :class:`Link` reads frames until the connection ends or goes quiet (the data
 watchdog), sends paced SUBSCRIBE/UNSUBSCRIBE requests and remembers what the stream
 supervisor needs to decide on replacements: whether a ``serverShutdown`` arrived, when
-its first kline came, whether it has caught up with another connection.
+its first data came, whether it has caught up with another connection.
 
-Kline updates are *held* until :meth:`Link.go_live`, so that a ``Reconnected`` event
-can be put in front of the first update the new connection delivers.
+Data (kline updates, depth and trade events) is *held* until :meth:`Link.go_live`, so
+that ``Reconnected``/``StreamsReconnected`` can be put in front of the first update the
+new connection delivers.
 """
 
 from __future__ import annotations
@@ -23,10 +24,12 @@ from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
 from marketcast.errors import ExchangeProtocolError
+from marketcast.exchanges.binance.depth import DepthEvent
 from marketcast.exchanges.binance.limits import MessagePacer
 from marketcast.exchanges.binance.messages import (
     ControlReply,
     KlineUpdate,
+    MarketData,
     ServerShutdown,
     StreamEvent,
 )
@@ -64,7 +67,7 @@ class Link:
         self.opened_at = asyncio.get_running_loop().time()
         self.ended: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self.trouble = asyncio.Event()  # set on a serverShutdown notice or when ended
-        self.first_kline = asyncio.Event()
+        self.first_kline = asyncio.Event()  # set by the first data of any kind
         self.first_event_time: int | None = None
         self.last_event_time: int | None = None
         self.caught_up = asyncio.Event()  # also set when the link ends: nothing more to wait for
@@ -75,7 +78,8 @@ class Link:
         self._data_timeout = data_timeout
         self._ack_timeout = ack_timeout
         self._live = False
-        self._held: deque[KlineUpdate] = deque()
+        self._market_muted = False
+        self._held: deque[MarketData] = deque()
         self._pacer = MessagePacer()
         self._ids = itertools.count(1)
         self._pending: dict[int, asyncio.Future[ControlReply]] = {}
@@ -88,14 +92,23 @@ class Link:
         """Keep the subscriptions equal to ``wanted()`` whenever ``changed`` is set."""
         self._tasks.append(asyncio.create_task(self._follow(changed, wanted)))
 
-    async def go_live(self, announce: StreamEvent | None) -> None:
+    async def go_live(self, announce: Iterable[StreamEvent] = ()) -> None:
         """Emit ``announce``, then the held updates, then pass updates straight through."""
-        if announce is not None:
-            await self._emit(announce)
+        for event in announce:
+            await self._emit(event)
         while self._held:
             await self._emit(self._held.popleft())
         # No await between the emptiness check above and this line: nothing slips past.
         self._live = True
+
+    def mute_market_streams(self) -> None:
+        """Stop emitting depth and trade events; klines keep flowing.
+
+        Called on a connection being replaced once its successor is live: the raw-stream
+        consumers resync on ``StreamsReconnected``, and stale events from the old
+        connection arriving after it would only interleave with the new ones.
+        """
+        self._market_muted = True
 
     def watch_catch_up(self, event_time: int) -> None:
         """Set :attr:`caught_up` once this link delivers an update at or after ``event_time``."""
@@ -148,21 +161,24 @@ class Link:
             self._counters.malformed_frames += 1
             log.warning("skipping malformed frame: %s", exc)
             return
-        if isinstance(message, KlineUpdate):
-            await self._on_kline(message)
-        elif isinstance(message, ServerShutdown):
+        if isinstance(message, ServerShutdown):
             log.info("exchange announced a server shutdown at %s", message.event_time)
             self.trouble.set()
-        else:
+        elif isinstance(message, ControlReply):
             self._on_reply(message)
+        else:
+            await self._on_data(message)
 
-    async def _on_kline(self, update: KlineUpdate) -> None:
+    async def _on_data(self, update: MarketData) -> None:
+        event_time = update.diff.event_time if isinstance(update, DepthEvent) else update.event_time
         if self.first_event_time is None:
-            self.first_event_time = update.event_time
+            self.first_event_time = event_time
             self.first_kline.set()
-        self.last_event_time = max(self.last_event_time or 0, update.event_time)
-        if self._watch_from is not None and update.event_time >= self._watch_from:
+        self.last_event_time = max(self.last_event_time or 0, event_time)
+        if self._watch_from is not None and event_time >= self._watch_from:
             self.caught_up.set()
+        if self._market_muted and not isinstance(update, KlineUpdate):
+            return
         if self._live:
             await self._emit(update)
         else:

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 from marketcast.domain.candles import Candle
 from marketcast.domain.topics import Topic
+from marketcast.exchanges.binance.depth import DepthEvent
+from marketcast.exchanges.binance.trades import TradeEvent
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +56,8 @@ class ControlReply:
         return self.error_code is None and self.error_message is None
 
 
-StreamMessage = KlineUpdate | ServerShutdown | ControlReply
+StreamMessage = KlineUpdate | DepthEvent | TradeEvent | ServerShutdown | ControlReply
+MarketData = KlineUpdate | DepthEvent | TradeEvent
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,4 +80,19 @@ class Disconnected:
     reason: str
 
 
-StreamEvent = KlineUpdate | Reconnected | Disconnected
+@dataclass(frozen=True, slots=True)
+class StreamsReconnected:
+    """A replacement connection is live for the raw market ``streams`` (``btcusdt@depth``...).
+
+    The raw-stream counterpart of :class:`Reconnected`, with the same timing: it precedes
+    the first event of those streams on the new connection. Updates may be missing or
+    repeated around it, so an order book must resync from a fresh snapshot and a trade
+    tape must check its ids.
+    """
+
+    streams: frozenset[str]
+
+
+StreamEvent = (
+    KlineUpdate | DepthEvent | TradeEvent | Reconnected | StreamsReconnected | Disconnected
+)

@@ -1,5 +1,8 @@
 """Where a Binance payload becomes a marketcast value: klines, stream frames, exchange info.
 
+Depth and trade events are parsed by :mod:`.depth` and :mod:`.trades`; this module only
+routes frames to them.
+
 Pure functions only. Anything that does not look like what Binance documents raises
 :class:`ExchangeProtocolError`, so the caller can count the frame, log it and carry on:
 one garbage frame must never take a connection down.
@@ -8,6 +11,7 @@ one garbage frame must never take a connection down.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,7 +20,8 @@ import orjson
 from marketcast.domain.candles import Candle
 from marketcast.domain.intervals import Interval
 from marketcast.domain.topics import Topic
-from marketcast.errors import ExchangeProtocolError, InvalidInterval
+from marketcast.errors import ExchangeProtocolError, InvalidInterval, InvalidRequest
+from marketcast.exchanges.binance.depth import DepthEvent, parse_spot_depth_event
 from marketcast.exchanges.binance.messages import (
     ControlReply,
     KlineUpdate,
@@ -24,10 +29,13 @@ from marketcast.exchanges.binance.messages import (
     StreamMessage,
     SymbolInfo,
 )
+from marketcast.exchanges.binance.trades import TRADE_EVENT_TYPES, TradeEvent, parse_trade_event
 
 _KLINE_STREAM = "@kline_"
 # A REST kline row has 12 fields; the ones we read end at the trade count.
 _REST_ROW_MIN_FIELDS = 9
+# The raw market streams the stream client carries besides klines.
+_MARKET_STREAM = re.compile(r"[a-z0-9]+@(?:depth|depth@100ms|trade|aggTrade)")
 
 
 def stream_name(topic: Topic) -> str:
@@ -41,6 +49,17 @@ def topic_from_stream(name: str) -> Topic:
     if not sep or not symbol or "@" in code:
         raise ExchangeProtocolError(f"not a kline stream name: {name!r}")
     return Topic(symbol.upper(), _interval(code))
+
+
+def check_market_stream(name: str) -> str:
+    """``name`` if it is a raw market stream we carry (``btcusdt@depth``, ``btcusdt@depth@100ms``,
+    ``btcusdt@trade``, ``btcusdt@aggTrade``); otherwise :class:`InvalidRequest`."""
+    if _MARKET_STREAM.fullmatch(name) is None:
+        raise InvalidRequest(
+            f"not a market stream name: {name!r:.60}; expected a lower-case symbol and "
+            "@depth, @depth@100ms, @trade or @aggTrade"
+        )
+    return name
 
 
 def parse_rest_kline(row: object, *, closed: bool) -> Candle:
@@ -88,6 +107,8 @@ def parse_ws_message(raw: bytes | str) -> StreamMessage:
     wrapped as ``{"event": {...}}`` like the WebSocket API sends it, or inside
     ``{"stream", "data"}``), and control replies ``{"result": null, "id": 1}`` or
     ``{"code": 2, "msg": "Invalid request: ...", "id": 1}``.
+    Spot ``depthUpdate`` events become :class:`DepthEvent` and ``trade``/``aggTrade``
+    events :class:`TradeEvent` (payloads in :mod:`.depth` and :mod:`.trades`).
     """
     try:
         message = orjson.loads(raw)
@@ -131,6 +152,10 @@ def _parse_combined(message: Mapping[str, Any]) -> StreamMessage:
     parsed = _parse_event(data)
     if isinstance(parsed, KlineUpdate) and stream_name(parsed.topic) != stream:
         raise ExchangeProtocolError(f"kline for {parsed.topic} arrived on stream {stream!r}")
+    if isinstance(parsed, DepthEvent | TradeEvent) and not stream.startswith(
+        f"{parsed.symbol.lower()}@"
+    ):
+        raise ExchangeProtocolError(f"event for {parsed.symbol} arrived on stream {stream!r}")
     return parsed
 
 
@@ -141,6 +166,10 @@ def _parse_event(event: Mapping[str, Any]) -> StreamMessage:
     kind = event.get("e")
     if kind == "kline":
         return _parse_kline_event(event)
+    if kind == "depthUpdate":
+        return parse_spot_depth_event(event)
+    if kind in TRADE_EVENT_TYPES:
+        return parse_trade_event(event)
     if kind == "serverShutdown":
         when = event.get("E")
         return ServerShutdown(

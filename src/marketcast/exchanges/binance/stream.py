@@ -1,5 +1,9 @@
 """The kline stream client: every topic on some combined-stream connection, always.
 
+Raw market streams (``btcusdt@depth``, ``btcusdt@depth@100ms``, ``btcusdt@trade``,
+``btcusdt@aggTrade``) ride on the same connections, with the same rules; their events
+come out of the same :meth:`KlineStream.events` iterator.
+
 Topics are spread over *slots* of at most 1024 streams (new topics fill slots with room
 first, by SUBSCRIBE on the live connection); each slot is kept connected by a
 :class:`~marketcast.exchanges.binance.supervisor.SlotSupervisor`, which explains the
@@ -16,7 +20,7 @@ from dataclasses import dataclass
 from marketcast.domain.topics import Topic
 from marketcast.exchanges.binance.limits import Backoff
 from marketcast.exchanges.binance.messages import StreamEvent
-from marketcast.exchanges.binance.parse import stream_name
+from marketcast.exchanges.binance.parse import check_market_stream, stream_name
 from marketcast.exchanges.binance.partition import MAX_STREAMS_PER_CONNECTION, assign
 from marketcast.exchanges.binance.supervisor import (
     ConnectionState,
@@ -98,10 +102,14 @@ class KlineStream(AsyncResource):
         )
 
     def connections(self) -> list[ConnectionStatus]:
-        return [ConnectionStatus(s.index, s.state, len(s.topics)) for s in self._slots]
+        return [ConnectionStatus(s.index, s.state, s.load) for s in self._slots]
 
     def topics(self) -> frozenset[Topic]:
         return frozenset(t for slot in self._slots for t in slot.topics.values())
+
+    def market_streams(self) -> frozenset[str]:
+        """The raw market streams subscribed now, by their Binance names."""
+        return frozenset(name for slot in self._slots for name in slot.market_streams)
 
     async def set_topics(self, topics: Iterable[Topic]) -> None:
         """Make the subscribed set exactly ``topics``."""
@@ -114,7 +122,7 @@ class KlineStream(AsyncResource):
         self._check_open()
         known = {name for slot in self._slots for name in slot.topics}
         fresh = {stream_name(t): t for t in topics if stream_name(t) not in known}
-        loads = [len(slot.topics) for slot in self._slots]
+        loads = [slot.load for slot in self._slots]
         additions, groups = assign(fresh, loads, self._max_streams)
         for slot, names in zip(self._slots, additions, strict=True):
             if names:
@@ -131,7 +139,36 @@ class KlineStream(AsyncResource):
                 for name in names:
                     slot.topics.pop(name, None)
                 slot.topics_changed()
-                if not slot.topics:
+                if not slot.load:
+                    await self._stop_slot(slot)
+
+    async def add_streams(self, names: Iterable[str]) -> None:
+        """Subscribe raw market streams (``btcusdt@depth@100ms``...), placed like topics.
+
+        Raises:
+            InvalidRequest: a name is not a lower-case symbol with ``@depth``,
+                ``@depth@100ms``, ``@trade`` or ``@aggTrade``; nothing is subscribed then.
+        """
+        self._check_open()
+        wanted = {check_market_stream(name) for name in names}
+        fresh = wanted - self.market_streams()
+        loads = [slot.load for slot in self._slots]
+        additions, groups = assign(fresh, loads, self._max_streams)
+        for slot, added in zip(self._slots, additions, strict=True):
+            if added:
+                slot.market_streams.update(added)
+                slot.topics_changed()
+        for group in groups:
+            self._start_slot({}, group)
+
+    async def remove_streams(self, names: Iterable[str]) -> None:
+        """UNSUBSCRIBE raw market streams; a connection left with nothing is closed."""
+        unwanted = set(names)
+        for slot in list(self._slots):
+            if unwanted & slot.market_streams:
+                slot.market_streams -= unwanted
+                slot.topics_changed()
+                if not slot.load:
                     await self._stop_slot(slot)
 
     async def events(self) -> AsyncIterator[StreamEvent]:
@@ -156,10 +193,11 @@ class KlineStream(AsyncResource):
         if self._closed:
             raise RuntimeError("KlineStream is closed")
 
-    def _start_slot(self, topics: dict[str, Topic]) -> None:
+    def _start_slot(self, topics: dict[str, Topic], market_streams: Iterable[str] = ()) -> None:
         slot = SlotSupervisor(
             self._next_index,
             topics,
+            market_streams=market_streams,
             settings=self._settings,
             backoff=self._backoff.fresh(),
             emit=self._emit,

@@ -11,6 +11,12 @@
 
 ``Reconnected`` always precedes the first update of the connection it announces. The
 very first connect of a slot emits nothing: there was no earlier data to miss.
+
+A slot also carries raw market streams (``btcusdt@depth``, ``btcusdt@trade``...). They
+are announced by ``StreamsReconnected`` right after ``Reconnected``, and during a
+replacement only the new connection delivers them once it is live (they have no
+idempotent upsert to absorb the overlap). ``Reconnected`` and ``Disconnected`` are left
+out for a slot that carries raw streams only.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -26,7 +33,12 @@ from websockets.asyncio.client import connect
 from marketcast.domain.topics import Topic
 from marketcast.exchanges.binance.limits import Backoff
 from marketcast.exchanges.binance.link import Emit, Link, LinkCounters
-from marketcast.exchanges.binance.messages import Disconnected, Reconnected
+from marketcast.exchanges.binance.messages import (
+    Disconnected,
+    Reconnected,
+    StreamEvent,
+    StreamsReconnected,
+)
 from marketcast.exchanges.binance.partition import combined_url, split_for_url
 
 log = logging.getLogger(__name__)
@@ -53,7 +65,7 @@ class StreamCounters(LinkCounters):
 
 
 class SlotSupervisor:
-    """Owns the topics of one slot and the task that keeps them subscribed."""
+    """Owns the topics and raw streams of one slot and the task that keeps them subscribed."""
 
     def __init__(
         self,
@@ -64,9 +76,11 @@ class SlotSupervisor:
         backoff: Backoff,
         emit: Emit,
         counters: StreamCounters,
+        market_streams: Iterable[str] = (),
     ) -> None:
         self.index = index
         self.topics = topics  # by stream name
+        self.market_streams: set[str] = set(market_streams)
         self.state: ConnectionState = "connecting"
         self.links: set[Link] = set()
         self._changed = asyncio.Event()
@@ -79,8 +93,18 @@ class SlotSupervisor:
     def start(self) -> None:
         self._task = asyncio.create_task(self._supervise(), name=f"binance-slot-{self.index}")
 
+    @property
+    def load(self) -> int:
+        """How many streams this slot carries."""
+        return len(self.topics) + len(self.market_streams)
+
+    def stream_names(self) -> set[str]:
+        """Every stream this slot must be subscribed to: kline topics and raw streams."""
+        return self.topics.keys() | self.market_streams
+
     def topics_changed(self) -> None:
-        """Bring the live connection's subscriptions in line with :attr:`topics`."""
+        """Bring the live connection's subscriptions in line with :attr:`topics` and
+        :attr:`market_streams`."""
         self._changed.set()
 
     async def stop(self) -> None:
@@ -91,6 +115,18 @@ class SlotSupervisor:
 
     def _snapshot(self) -> frozenset[Topic]:
         return frozenset(self.topics.values())
+
+    def _announces_topics(self) -> bool:
+        # A slot of raw streams only has no kline topics to announce.
+        return bool(self.topics) or not self.market_streams
+
+    def _reconnect_events(self) -> list[StreamEvent]:
+        events: list[StreamEvent] = []
+        if self._announces_topics():
+            events.append(Reconnected(self._snapshot()))
+        if self.market_streams:
+            events.append(StreamsReconnected(frozenset(self.market_streams)))
+        return events
 
     async def _supervise(self) -> None:
         try:
@@ -122,7 +158,8 @@ class SlotSupervisor:
         log.warning("slot %d: %s; reconnecting", self.index, reason)
         self.state = "reconnecting"
         await self._close_link(link)
-        await self._emit(Disconnected(self._snapshot(), reason))
+        if self._announces_topics():
+            await self._emit(Disconnected(self._snapshot(), reason))
         await asyncio.sleep(self._backoff.next_delay())
         return await self._open_until_live(announce=True)
 
@@ -141,6 +178,7 @@ class SlotSupervisor:
             async with asyncio.timeout(data_timeout):
                 await new.first_kline.wait()
         await self._go_live(new, announce=True)
+        old.mute_market_streams()
         if new.first_event_time is not None:
             old.watch_catch_up(new.first_event_time)
             with contextlib.suppress(TimeoutError):
@@ -158,8 +196,8 @@ class SlotSupervisor:
         self.state = "connected"
         if announce:
             self._counters.reconnects += 1
-        await link.go_live(Reconnected(self._snapshot()) if announce else None)
-        link.follow(self._changed, self.topics.keys)
+        await link.go_live(self._reconnect_events() if announce else ())
+        link.follow(self._changed, self.stream_names)
 
     async def _open_with_retries(self) -> Link:
         while True:
@@ -174,7 +212,7 @@ class SlotSupervisor:
 
     async def _open(self) -> Link:
         settings = self._settings
-        in_url, _ = split_for_url(self.topics)
+        in_url, _ = split_for_url(self.stream_names())
         ws = await connect(
             combined_url(settings.ws_base, in_url),
             ping_interval=settings.ping_interval,
@@ -192,7 +230,7 @@ class SlotSupervisor:
         self.links.add(link)
         link.start()
         try:
-            await link.sync(self.topics.keys())  # the streams that did not fit in the URL
+            await link.sync(self.stream_names())  # the streams that did not fit in the URL
         except BaseException:
             await self._close_link(link)
             raise

@@ -1,0 +1,98 @@
+"""Where Binance ``trade`` and ``aggTrade`` events become :class:`Trade` values.
+
+Pure functions. The wire names (``t``, ``a``, ``p``, ``q``, ``m``, ``T``) stop here. Prices
+and quantities stay exact :class:`~decimal.Decimal`. Anything that does not look like what
+Binance documents raises :class:`ExchangeProtocolError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from marketcast.domain.trades import Trade
+from marketcast.errors import ExchangeProtocolError
+
+TRADE_EVENT_TYPES = frozenset({"trade", "aggTrade"})
+
+
+@dataclass(frozen=True, slots=True)
+class TradeEvent:
+    """One pushed trade of ``symbol`` (upper-case); ``aggregate`` for ``@aggTrade``.
+
+    ``trade.id`` is the trade id for ``@trade`` and the aggregate id for ``@aggTrade``;
+    ``event_time`` is the exchange's push time (ms).
+    """
+
+    symbol: str
+    trade: Trade
+    aggregate: bool
+    event_time: int
+
+
+def parse_trade_event(event: object) -> TradeEvent:
+    """A ``<symbol>@trade`` or ``<symbol>@aggTrade`` event (the ``data`` of a combined frame).
+
+    From Binance's documentation (web-socket-streams.md, Trade and Aggregate Trade Streams)::
+
+        {"e": "trade", "E": 1672515782136, "s": "BNBBTC", "t": 12345,
+         "p": "0.001", "q": "100", "T": 1672515782136, "m": true, "M": true}
+
+        {"e": "aggTrade", "E": 1672515782136, "s": "BNBBTC", "a": 12345,
+         "p": "0.001", "q": "100", "f": 100, "l": 105, "T": 1672515782136,
+         "m": true, "M": true}
+    """
+    if not isinstance(event, dict):
+        raise ExchangeProtocolError(f"trade event is not a JSON object: {event!r:.100}")
+    kind = event.get("e")
+    if kind not in TRADE_EVENT_TYPES:
+        raise ExchangeProtocolError(f"not a trade event: e={kind!r:.50}")
+    aggregate = kind == "aggTrade"
+    symbol = event.get("s")
+    if not isinstance(symbol, str) or not symbol:
+        raise ExchangeProtocolError("trade event without a symbol")
+    return TradeEvent(
+        symbol=symbol.upper(),
+        trade=_trade(event, id_field="a" if aggregate else "t"),
+        aggregate=aggregate,
+        event_time=_int(event.get("E"), "E (event time)"),
+    )
+
+
+def _trade(event: Mapping[str, Any], *, id_field: str) -> Trade:
+    buyer_is_maker = event.get("m")
+    if not isinstance(buyer_is_maker, bool):
+        raise ExchangeProtocolError("trade event: 'm' (buyer is maker) is not a boolean")
+    price = _decimal(event.get("p"), "p (price)")
+    quantity = _decimal(event.get("q"), "q (quantity)")
+    if price <= 0 or quantity < 0:
+        raise ExchangeProtocolError(f"trade out of range: price {price}, quantity {quantity}")
+    return Trade(
+        id=_int(event.get(id_field), f"{id_field} (trade id)"),
+        price=price,
+        quantity=quantity,
+        buyer_is_maker=buyer_is_maker,
+        time_ms=_int(event.get("T"), "T (trade time)"),
+    )
+
+
+def _decimal(value: object, name: str) -> Decimal:
+    # Binance sends decimals as strings; a float would already have lost exactness.
+    if isinstance(value, str | int) and not isinstance(value, bool):
+        try:
+            number = Decimal(value)
+        except InvalidOperation:
+            pass
+        else:
+            if number.is_finite():
+                return number
+    raise ExchangeProtocolError(f"{name} is not a finite decimal string: {value!r:.50}")
+
+
+def _int(value: object, name: str) -> int:
+    # bool is an int subclass; a JSON true is never an id or a time.
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    raise ExchangeProtocolError(f"{name} is not a non-negative integer: {value!r:.50}")
