@@ -11,8 +11,10 @@ clients from the store's change feed.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from types import TracebackType
 from typing import Any
@@ -30,6 +32,8 @@ from marketcast.store.base import CandleStore
 from marketcast.store.memory import MemoryStore
 
 log = logging.getLogger(__name__)
+
+_EXIT_STEP_S = 3.0
 
 
 class Node:
@@ -63,38 +67,38 @@ class Node:
             rest = BinanceRest(
                 s.rest_base, weight_limit=s.weight_limit, max_concurrency=s.rest_concurrency
             )
-            self.rest = await self._stack.enter_async_context(rest)
+            self.rest = rest
+            self._on_exit("rest client", rest.aclose)
             if s.role != "api":
-                stream = KlineStream(s.ws_base, data_timeout=s.data_timeout_s)
-                self.stream = await self._stack.enter_async_context(stream)
+                self.stream = KlineStream(s.ws_base, data_timeout=s.data_timeout_s)
+                self._on_exit("exchange stream", self.stream.aclose)
             store = self._store()
-            self._stack.push_async_callback(store.aclose)
+            self._on_exit("store", store.aclose)
             bus = Bus()
-            self._hub = await self._stack.enter_async_context(
-                Hub(
-                    symbols=s.symbols,
-                    topics=s.topics,
-                    exchange=self.rest,
-                    history=self.rest,
-                    stream=self.stream,
-                    store=store,
-                    bus=bus,
-                    limits=HubLimits(
-                        max_on_demand_topics=s.max_on_demand_topics,
-                        on_demand_idle_s=s.on_demand_idle_s,
-                    ),
-                    simulated=self.simulated,
-                    ingest=not self.shared,
-                    publish_locally=not self.shared,
-                )
-            )
+            self._hub = await Hub(
+                symbols=s.symbols,
+                topics=s.topics,
+                exchange=self.rest,
+                history=self.rest,
+                stream=self.stream,
+                store=store,
+                bus=bus,
+                limits=HubLimits(
+                    max_on_demand_topics=s.max_on_demand_topics,
+                    on_demand_idle_s=s.on_demand_idle_s,
+                ),
+                simulated=self.simulated,
+                ingest=not self.shared,
+                publish_locally=not self.shared,
+            ).__aenter__()
+            self._on_exit("hub", self._hub.aclose)
             hub = self.hub
             # The catalog is read through the hub each time: the service notices a reload
             # because _load_catalog installs a new mapping.
             self.symbols = SymbolService(lambda: hub.listed, rest.tickers_24h, time.monotonic)
             if self.shared:
                 self._start_scale_out(store, bus)
-            self._stack.push_async_callback(self._owner.aclose)
+            self._on_exit("node tasks", self._owner.aclose)
         except BaseException:
             await self._stack.aclose()
             raise
@@ -109,6 +113,23 @@ class Node:
             s.rest_base,
         )
         return self
+
+    def _on_exit(self, what: str, close: Callable[[], Awaitable[None]]) -> None:
+        """Run ``close`` at shutdown, but never for longer than a deadline.
+
+        Shutdown drains until a deadline, then cancels: one step stuck on a peer that
+        does not answer (a close handshake, an unacknowledged UNSUBSCRIBE) must not keep
+        the process from exiting; the steps after it still release their resources.
+        """
+
+        async def bounded() -> None:
+            try:
+                async with asyncio.timeout(_EXIT_STEP_S):
+                    await close()
+            except TimeoutError:
+                log.warning("shutdown: %s took over %.0fs; abandoned", what, _EXIT_STEP_S)
+
+        self._stack.push_async_callback(bounded)
 
     def _store(self) -> CandleStore:
         s = self.settings
@@ -133,10 +154,10 @@ class Node:
                 ttl_s=s.lease_ttl_s,
                 prefix=s.redis_prefix,
             )
-            self._stack.push_async_callback(self.lease.aclose)
+            self._on_exit("lease release", self.lease.aclose)
             # Exit runs callbacks last-in first-out: stop ingesting, then hand the lease
             # over, so a successor never overlaps with this node's last writes.
-            self._stack.push_async_callback(self.hub.deactivate)
+            self._on_exit("ingest stop", self.hub.deactivate)
             self._owner.start(
                 self.lease.run(self.hub.activate, self.hub.deactivate), name="leader-lease"
             )
