@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from marketcast.domain.book_side import Level
 from marketcast.domain.orderbook import BookDiff, BookSnapshot
 from marketcast.errors import ExchangeProtocolError
+from marketcast.exchanges.binance.fields import exact_decimal, non_negative_int
 
 _DEPTH_EVENT = "depthUpdate"
 
@@ -47,10 +47,10 @@ def parse_depth_snapshot(payload: object) -> BookSnapshot:
     body = _object(payload, "depth snapshot")
     event_time = body.get("E")
     return BookSnapshot(
-        last_update=_id(body.get("lastUpdateId"), "lastUpdateId"),
+        last_update=non_negative_int(body.get("lastUpdateId"), "lastUpdateId"),
         bids=_levels(body.get("bids"), "bids"),
         asks=_levels(body.get("asks"), "asks"),
-        event_time=None if event_time is None else _id(event_time, "E (event time)"),
+        event_time=None if event_time is None else non_negative_int(event_time, "E (event time)"),
     )
 
 
@@ -92,8 +92,8 @@ def _event_header(event: object) -> tuple[Mapping[str, Any], str, int, int]:
     symbol = body.get("s")
     if not isinstance(symbol, str) or not symbol:
         raise ExchangeProtocolError("depth event without a symbol")
-    first = _id(body.get("U"), "U (first update id)")
-    final = _id(body.get("u"), "u (final update id)")
+    first = non_negative_int(body.get("U"), "U (first update id)")
+    final = non_negative_int(body.get("u"), "u (final update id)")
     if first > final:
         raise ExchangeProtocolError(f"depth event covers no updates: U={first} > u={final}")
     return body, symbol.upper(), first, final
@@ -108,7 +108,7 @@ def _diff(
         previous_final=previous_final,
         bids=_levels(body.get("b"), "b (bids)"),
         asks=_levels(body.get("a"), "a (asks)"),
-        event_time=_id(body.get("E"), "E (event time)"),
+        event_time=non_negative_int(body.get("E"), "E (event time)"),
     )
 
 
@@ -128,28 +128,8 @@ def _level(entry: object, name: str) -> Level:
     # Old spot payloads carried a third, ignored element; only the first two matter.
     if not isinstance(entry, list) or len(entry) < 2:
         raise ExchangeProtocolError(f"{name} entry is not a [price, quantity] pair: {entry!r:.60}")
-    price = _decimal(entry[0], f"{name} price")
-    quantity = _decimal(entry[1], f"{name} quantity")
+    price = exact_decimal(entry[0], f"{name} price")
+    quantity = exact_decimal(entry[1], f"{name} quantity")
     if price <= 0 or quantity < 0:
         raise ExchangeProtocolError(f"{name} level out of range: {entry!r:.60}")
     return price, quantity
-
-
-def _decimal(value: object, name: str) -> Decimal:
-    # Binance sends decimals as strings; a float would already have lost exactness.
-    if isinstance(value, str | int) and not isinstance(value, bool):
-        try:
-            number = Decimal(value)
-        except InvalidOperation:
-            pass
-        else:
-            if number.is_finite():
-                return number
-    raise ExchangeProtocolError(f"{name} is not a finite decimal string: {value!r:.50}")
-
-
-def _id(value: object, name: str) -> int:
-    # bool is an int subclass; a JSON true is never an update id or a time.
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return value
-    raise ExchangeProtocolError(f"{name} is not a non-negative integer: {value!r:.50}")

@@ -22,6 +22,7 @@ from marketcast.domain.intervals import Interval
 from marketcast.domain.topics import Topic
 from marketcast.errors import ExchangeProtocolError, InvalidInterval, InvalidRequest
 from marketcast.exchanges.binance.depth import DepthEvent, parse_spot_depth_event
+from marketcast.exchanges.binance.fields import non_negative_int
 from marketcast.exchanges.binance.messages import (
     ControlReply,
     KlineUpdate,
@@ -78,14 +79,14 @@ def parse_rest_kline(row: object, *, closed: bool) -> Candle:
     if not isinstance(row, list) or len(row) < _REST_ROW_MIN_FIELDS:
         raise ExchangeProtocolError(f"kline row is not a list of >= 9 fields: {row!r:.200}")
     return Candle(
-        open_time=_int(row[0], "open time"),
+        open_time=non_negative_int(row[0], "open time"),
         open=_decimal(row[1], "open"),
         high=_decimal(row[2], "high"),
         low=_decimal(row[3], "low"),
         close=_decimal(row[4], "close"),
         volume=_decimal(row[5], "volume"),
         quote_volume=_decimal(row[7], "quote volume"),
-        trades=_int(row[8], "trade count"),
+        trades=non_negative_int(row[8], "trade count"),
         closed=closed,
     )
 
@@ -189,18 +190,18 @@ def _parse_kline_event(event: Mapping[str, Any]) -> KlineUpdate:
     if not isinstance(closed, bool):
         raise ExchangeProtocolError("kline event: 'x' (closed) is not a boolean")
     candle = Candle(
-        open_time=_int(k.get("t"), "open time"),
+        open_time=non_negative_int(k.get("t"), "open time"),
         open=_decimal(k.get("o"), "open"),
         high=_decimal(k.get("h"), "high"),
         low=_decimal(k.get("l"), "low"),
         close=_decimal(k.get("c"), "close"),
         volume=_decimal(k.get("v"), "volume"),
         quote_volume=_decimal(k.get("q"), "quote volume"),
-        trades=_int(k.get("n"), "trade count"),
+        trades=non_negative_int(k.get("n"), "trade count"),
         closed=closed,
     )
     topic = Topic(symbol.upper(), _interval(k.get("i")))
-    return KlineUpdate(topic, candle, _int(event.get("E"), "event time"))
+    return KlineUpdate(topic, candle, non_negative_int(event.get("E"), "event time"))
 
 
 def _parse_control_reply(message: Mapping[str, Any]) -> ControlReply:
@@ -251,13 +252,6 @@ def _interval(code: object) -> Interval:
         except InvalidInterval:
             pass
     raise ExchangeProtocolError(f"unknown interval from exchange: {code!r:.20}")
-
-
-def _int(value: object, name: str) -> int:
-    # bool is an int subclass; a JSON true is never a valid time or count.
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return value
-    raise ExchangeProtocolError(f"{name} is not a non-negative integer: {value!r:.50}")
 
 
 def _decimal(value: object, name: str) -> float:

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from marketcast.domain.trades import Trade
 from marketcast.errors import ExchangeProtocolError
+from marketcast.exchanges.binance.fields import exact_decimal, non_negative_int
 
 TRADE_EVENT_TYPES = frozenset({"trade", "aggTrade"})
 
@@ -57,7 +57,7 @@ def parse_trade_event(event: object) -> TradeEvent:
         symbol=symbol.upper(),
         trade=_trade(event, id_field="a" if aggregate else "t"),
         aggregate=aggregate,
-        event_time=_int(event.get("E"), "E (event time)"),
+        event_time=non_negative_int(event.get("E"), "E (event time)"),
     )
 
 
@@ -65,34 +65,14 @@ def _trade(event: Mapping[str, Any], *, id_field: str) -> Trade:
     buyer_is_maker = event.get("m")
     if not isinstance(buyer_is_maker, bool):
         raise ExchangeProtocolError("trade event: 'm' (buyer is maker) is not a boolean")
-    price = _decimal(event.get("p"), "p (price)")
-    quantity = _decimal(event.get("q"), "q (quantity)")
+    price = exact_decimal(event.get("p"), "p (price)")
+    quantity = exact_decimal(event.get("q"), "q (quantity)")
     if price <= 0 or quantity < 0:
         raise ExchangeProtocolError(f"trade out of range: price {price}, quantity {quantity}")
     return Trade(
-        id=_int(event.get(id_field), f"{id_field} (trade id)"),
+        id=non_negative_int(event.get(id_field), f"{id_field} (trade id)"),
         price=price,
         quantity=quantity,
         buyer_is_maker=buyer_is_maker,
-        time_ms=_int(event.get("T"), "T (trade time)"),
+        time_ms=non_negative_int(event.get("T"), "T (trade time)"),
     )
-
-
-def _decimal(value: object, name: str) -> Decimal:
-    # Binance sends decimals as strings; a float would already have lost exactness.
-    if isinstance(value, str | int) and not isinstance(value, bool):
-        try:
-            number = Decimal(value)
-        except InvalidOperation:
-            pass
-        else:
-            if number.is_finite():
-                return number
-    raise ExchangeProtocolError(f"{name} is not a finite decimal string: {value!r:.50}")
-
-
-def _int(value: object, name: str) -> int:
-    # bool is an int subclass; a JSON true is never an id or a time.
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return value
-    raise ExchangeProtocolError(f"{name} is not a non-negative integer: {value!r:.50}")
