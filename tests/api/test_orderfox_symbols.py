@@ -23,6 +23,7 @@ from marketcast.domain.formatting import format_volume
 from marketcast.exchanges.binance.rest import BinanceRest
 from marketcast.exchanges.sim import SimConfig, SimExchange
 from marketcast.hub.symbols import SymbolService
+from support.contracts import SPEC5_FIELDS
 from support.servers import hub_settings, serve_app
 
 pytestmark = pytest.mark.timeout(30)
@@ -30,20 +31,6 @@ pytestmark = pytest.mark.timeout(30)
 START_MS = 1_714_521_600_000 + 13 * 3_600_000  # 2024-05-01 13:00 UTC
 LISTED = ("BTCUSDT", "ETHUSDT", "DOGEUSDT", "XRPUSDT", "SOLUSDT")
 SIM = SimConfig(seed=5, symbols=LISTED, start_ms=START_MS, start_paused=True)
-SPEC5_FIELDS = {
-    "id",
-    "symbol",
-    "baseAsset",
-    "quoteAsset",
-    "uiName",
-    "volume24h",
-    "volume24hFormatted",
-    "pricePrecision",
-    "amountPrecision",
-    "priceFormat",
-    "roundingOptions",
-    "defaultRounding",
-}
 
 
 def with_orderfox(app: FastAPI, rest: BinanceRest) -> FastAPI:

@@ -8,21 +8,8 @@ import pytest
 
 from marketcast.domain.market import SymbolMeta, Ticker24h, build_symbol_meta
 from marketcast.exchanges.binance.messages import SymbolInfo
+from support.contracts import SPEC5_FIELDS
 
-SPEC5_FIELDS = {
-    "id",
-    "symbol",
-    "baseAsset",
-    "quoteAsset",
-    "uiName",
-    "volume24h",
-    "volume24hFormatted",
-    "pricePrecision",
-    "amountPrecision",
-    "priceFormat",
-    "roundingOptions",
-    "defaultRounding",
-}
 BTC = SymbolInfo("BTCUSDT", "BTC", "USDT", "TRADING", "0.01000000", "0.00001000")
 DOGE = SymbolInfo("DOGEUSDT", "DOGE", "USDT", "TRADING", "0.00001000", "1.00000000")
 
