@@ -222,7 +222,7 @@ async def test_remove_streams_unsubscribes_and_closes_an_empty_connection() -> N
 
 
 @pytest.mark.parametrize(
-    "name", ["BTCUSDT@depth", "btcusdt@kline_1m", "btcusdt@depth@500ms", "@trade", "btcusdt"]
+    "name", ["BTCUSDT@depth", "btcusdt@kline_1m", "btcusdt@depth@1000ms", "@trade", "btcusdt"]
 )
 async def test_add_streams_rejects_other_names(name: str) -> None:
     async with KlineStream("ws://127.0.0.1:9") as stream:

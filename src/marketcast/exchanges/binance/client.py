@@ -90,6 +90,11 @@ class ThrottledClient(AsyncResource):
     def stats(self) -> RestStats:
         return self._stats
 
+    @property
+    def weight_limit(self) -> int:
+        """Request weight per minute this client budgets for (before its safety margin)."""
+        return self._budget.limit
+
     async def get_json(self, path: str, params: dict[str, str | int], *, weight: int) -> Any:
         """GET ``path`` and return its decoded JSON body, retrying retryable failures."""
         backoff = self._backoff.fresh()

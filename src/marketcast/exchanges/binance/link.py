@@ -13,6 +13,7 @@ new connection delivers.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 from collections import deque
@@ -130,8 +131,22 @@ class Link:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self._ws.close()
+        # With the reader gone, websockets stops reading the socket once its receive
+        # queue is full, so the peer's close frame would wait behind unread market data
+        # until the close timeout (2 s per connection at every shutdown). Discard what
+        # still arrives while the handshake runs.
+        discard = asyncio.create_task(self._discard_until_closed(), name="binance-link-drain")
+        try:
+            await self._ws.close()
+        finally:
+            discard.cancel()
+            await asyncio.gather(discard, return_exceptions=True)
         self._finish("closed by client")
+
+    async def _discard_until_closed(self) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            while True:
+                await self._ws.recv()
 
     async def _read(self) -> None:
         reason = "connection closed"

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from marketcast.domain.candles import Candle
+from marketcast.domain.liquidations import Liquidation
 from marketcast.domain.topics import Topic
 from marketcast.exchanges.binance.depth import DepthEvent
 from marketcast.exchanges.binance.trades import TradeEvent
@@ -36,6 +37,19 @@ class KlineUpdate:
 
 
 @dataclass(frozen=True, slots=True)
+class LiquidationEvent:
+    """One pushed ``<symbol>@forceOrder`` liquidation (USD-M futures only).
+
+    ``symbol`` is upper-case as Binance sends it; ``event_time`` is the push time (ms),
+    the liquidation's own time is ``liquidation.time_ms``.
+    """
+
+    symbol: str
+    liquidation: Liquidation
+    event_time: int
+
+
+@dataclass(frozen=True, slots=True)
 class ServerShutdown:
     """The exchange announced that it will close this connection soon."""
 
@@ -56,8 +70,8 @@ class ControlReply:
         return self.error_code is None and self.error_message is None
 
 
-StreamMessage = KlineUpdate | DepthEvent | TradeEvent | ServerShutdown | ControlReply
-MarketData = KlineUpdate | DepthEvent | TradeEvent
+MarketData = KlineUpdate | DepthEvent | TradeEvent | LiquidationEvent
+StreamMessage = MarketData | ServerShutdown | ControlReply
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +107,4 @@ class StreamsReconnected:
     streams: frozenset[str]
 
 
-StreamEvent = (
-    KlineUpdate | DepthEvent | TradeEvent | Reconnected | StreamsReconnected | Disconnected
-)
+StreamEvent = MarketData | Reconnected | StreamsReconnected | Disconnected

@@ -1,8 +1,9 @@
-"""Paging math for ``GET /api/v3/klines`` and the rule that decides which rows are final.
+"""Paging math for ``GET .../klines`` and the rule that decides which rows are final.
 
-Binance returns at most :data:`MAX_KLINES_PER_CALL` rows per call: with ``startTime``
-the oldest rows from there on, with only ``endTime`` the newest rows up to it. Pages
-are walked forwards for a range and backwards for "the latest N".
+Binance returns at most ``MarketSpec.max_klines_per_call`` rows per call (spot
+:data:`MAX_KLINES_PER_CALL`, USD-M futures 1500): with ``startTime`` the oldest rows
+from there on, with only ``endTime`` the newest rows up to it. Pages are walked
+forwards for a range and backwards for "the latest N".
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ from typing import Final
 from marketcast.domain.candles import Candle, TimeRange
 from marketcast.domain.intervals import Interval
 from marketcast.errors import ExchangeProtocolError
+from marketcast.exchanges.binance.markets import SPOT
 
-MAX_KLINES_PER_CALL: Final = 1000
-KLINES_WEIGHT: Final = 2
+MAX_KLINES_PER_CALL: Final = SPOT.max_klines_per_call
 
 
 def next_page_start(rows: Sequence[Candle], interval: Interval) -> int | None:

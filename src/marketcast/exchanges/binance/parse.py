@@ -1,7 +1,8 @@
-"""Where a Binance payload becomes a marketcast value: klines, stream frames, exchange info.
+"""Where a Binance payload becomes a marketcast value: klines and stream frames.
 
-Depth and trade events are parsed by :mod:`.depth` and :mod:`.trades`; this module only
-routes frames to them.
+Depth, trade and liquidation events are parsed by :mod:`.depth`, :mod:`.trades` and
+:mod:`.force_orders`, exchange info by :mod:`.exchange_info`; this module only routes
+frames to them.
 
 Pure functions only. Anything that does not look like what Binance documents raises
 :class:`ExchangeProtocolError`, so the caller can count the frame, log it and carry on:
@@ -21,22 +22,30 @@ from marketcast.domain.candles import Candle
 from marketcast.domain.intervals import Interval
 from marketcast.domain.topics import Topic
 from marketcast.errors import ExchangeProtocolError, InvalidInterval, InvalidRequest
-from marketcast.exchanges.binance.depth import DepthEvent, parse_spot_depth_event
+from marketcast.exchanges.binance.depth import (
+    DepthEvent,
+    parse_futures_depth_event,
+    parse_spot_depth_event,
+)
 from marketcast.exchanges.binance.fields import non_negative_int
+from marketcast.exchanges.binance.force_orders import FORCE_ORDER_EVENT, parse_force_order_event
 from marketcast.exchanges.binance.messages import (
     ControlReply,
     KlineUpdate,
+    LiquidationEvent,
     ServerShutdown,
     StreamMessage,
-    SymbolInfo,
 )
 from marketcast.exchanges.binance.trades import TRADE_EVENT_TYPES, TradeEvent, parse_trade_event
 
 _KLINE_STREAM = "@kline_"
 # A REST kline row has 12 fields; the ones we read end at the trade count.
 _REST_ROW_MIN_FIELDS = 9
-# The raw market streams the stream client carries besides klines.
-_MARKET_STREAM = re.compile(r"[a-z0-9]+@(?:depth|depth@100ms|trade|aggTrade)")
+# The raw market streams the stream client carries besides klines: spot diff depth at
+# 1000 ms (plain) or 100 ms, futures at 250 ms (plain), 100 ms or 500 ms.
+_MARKET_STREAM = re.compile(
+    r"[a-z0-9]+@(?:depth|depth@100ms|depth@250ms|depth@500ms|trade|aggTrade|forceOrder)"
+)
 
 
 def stream_name(topic: Topic) -> str:
@@ -53,12 +62,17 @@ def topic_from_stream(name: str) -> Topic:
 
 
 def check_market_stream(name: str) -> str:
-    """``name`` if it is a raw market stream we carry (``btcusdt@depth``, ``btcusdt@depth@100ms``,
-    ``btcusdt@trade``, ``btcusdt@aggTrade``); otherwise :class:`InvalidRequest`."""
+    """``name`` if it is a raw market stream we carry, otherwise :class:`InvalidRequest`.
+
+    Carried: ``<symbol>@depth`` (also ``@depth@100ms``, and on futures ``@depth@250ms``,
+    ``@depth@500ms``), ``@trade``, ``@aggTrade`` and ``@forceOrder``, symbol lower-case.
+    Whether the market has the stream is not checked here: see :mod:`.routing`.
+    """
     if _MARKET_STREAM.fullmatch(name) is None:
         raise InvalidRequest(
             f"not a market stream name: {name!r:.60}; expected a lower-case symbol and "
-            "@depth, @depth@100ms, @trade or @aggTrade"
+            "@depth, @depth@100ms, @depth@250ms, @depth@500ms, @trade, @aggTrade or "
+            "@forceOrder"
         )
     return name
 
@@ -108,8 +122,10 @@ def parse_ws_message(raw: bytes | str) -> StreamMessage:
     wrapped as ``{"event": {...}}`` like the WebSocket API sends it, or inside
     ``{"stream", "data"}``), and control replies ``{"result": null, "id": 1}`` or
     ``{"code": 2, "msg": "Invalid request: ...", "id": 1}``.
-    Spot ``depthUpdate`` events become :class:`DepthEvent` and ``trade``/``aggTrade``
-    events :class:`TradeEvent` (payloads in :mod:`.depth` and :mod:`.trades`).
+    ``depthUpdate`` events become :class:`DepthEvent` (futures ones, which carry ``pu``,
+    with :attr:`BookDiff.previous_final` set), ``trade``/``aggTrade`` events
+    :class:`TradeEvent` and ``forceOrder`` events :class:`LiquidationEvent` (payloads in
+    :mod:`.depth`, :mod:`.trades` and :mod:`.force_orders`).
     """
     try:
         message = orjson.loads(raw)
@@ -124,28 +140,6 @@ def parse_ws_message(raw: bytes | str) -> StreamMessage:
     return _parse_event(message)
 
 
-def parse_exchange_info(payload: object) -> list[SymbolInfo]:
-    """The symbols of ``GET /api/v3/exchangeInfo``, with tick and step size.
-
-    A real symbol entry, trimmed to the fields read here (documentation payload)::
-
-        {"symbol": "ETHBTC", "status": "TRADING", "baseAsset": "ETH",
-         "quoteAsset": "BTC",
-         "filters": [{"filterType": "PRICE_FILTER", "minPrice": "0.00000100",
-                      "maxPrice": "100000.00000000", "tickSize": "0.00000100"},
-                     {"filterType": "LOT_SIZE", "minQty": "0.00100000",
-                      "maxQty": "100000.00000000", "stepSize": "0.00100000"}]}
-
-    A listing without a PRICE_FILTER or LOT_SIZE filter is left out: it cannot be
-    formatted, and one odd listing must not make the whole exchange unusable.
-    """
-    symbols = payload.get("symbols") if isinstance(payload, dict) else None
-    if not isinstance(symbols, list):
-        raise ExchangeProtocolError("exchange info has no 'symbols' list")
-    found = (_symbol_info(entry) for entry in symbols)
-    return [info for info in found if info is not None]
-
-
 def _parse_combined(message: Mapping[str, Any]) -> StreamMessage:
     stream, data = message.get("stream"), message.get("data")
     if not isinstance(stream, str) or not isinstance(data, dict):
@@ -153,7 +147,7 @@ def _parse_combined(message: Mapping[str, Any]) -> StreamMessage:
     parsed = _parse_event(data)
     if isinstance(parsed, KlineUpdate) and stream_name(parsed.topic) != stream:
         raise ExchangeProtocolError(f"kline for {parsed.topic} arrived on stream {stream!r}")
-    if isinstance(parsed, DepthEvent | TradeEvent) and not stream.startswith(
+    if isinstance(parsed, DepthEvent | TradeEvent | LiquidationEvent) and not stream.startswith(
         f"{parsed.symbol.lower()}@"
     ):
         raise ExchangeProtocolError(f"event for {parsed.symbol} arrived on stream {stream!r}")
@@ -168,9 +162,14 @@ def _parse_event(event: Mapping[str, Any]) -> StreamMessage:
     if kind == "kline":
         return _parse_kline_event(event)
     if kind == "depthUpdate":
+        # Only futures events carry the previous final id, and only they chain by it.
+        if "pu" in event:
+            return parse_futures_depth_event(event)
         return parse_spot_depth_event(event)
     if kind in TRADE_EVENT_TYPES:
         return parse_trade_event(event)
+    if kind == FORCE_ORDER_EVENT:
+        return parse_force_order_event(event)
     if kind == "serverShutdown":
         when = event.get("E")
         return ServerShutdown(
@@ -220,29 +219,6 @@ def _parse_control_reply(message: Mapping[str, Any]) -> ControlReply:
     if "result" not in message:
         raise ExchangeProtocolError("control reply without 'result' or an error")
     return ControlReply(request_id, result=message["result"])
-
-
-def _symbol_info(entry: object) -> SymbolInfo | None:
-    if not isinstance(entry, dict):
-        raise ExchangeProtocolError("exchange info symbol entry is not an object")
-    filters = entry.get("filters")
-    by_type = {
-        f.get("filterType"): f
-        for f in (filters if isinstance(filters, list) else [])
-        if isinstance(f, dict)
-    }
-    fields = (
-        entry.get("symbol"),
-        entry.get("baseAsset"),
-        entry.get("quoteAsset"),
-        entry.get("status"),
-        by_type.get("PRICE_FILTER", {}).get("tickSize"),
-        by_type.get("LOT_SIZE", {}).get("stepSize"),
-    )
-    texts = [value for value in fields if isinstance(value, str) and value]
-    if len(texts) != len(fields):
-        return None
-    return SymbolInfo(*texts)
 
 
 def _interval(code: object) -> Interval:

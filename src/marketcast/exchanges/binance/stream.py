@@ -1,8 +1,12 @@
 """The kline stream client: every topic on some combined-stream connection, always.
 
 Raw market streams (``btcusdt@depth``, ``btcusdt@depth@100ms``, ``btcusdt@trade``,
-``btcusdt@aggTrade``) ride on the same connections, with the same rules; their events
-come out of the same :meth:`KlineStream.events` iterator.
+``btcusdt@aggTrade``, futures ``btcusdt@forceOrder``...) ride on the same connections,
+with the same rules; their events come out of the same :meth:`KlineStream.events`
+iterator.
+
+USD-M futures route their streams (``/market``, ``/public``): one client per route, each
+opened on :func:`~marketcast.exchanges.binance.routing.stream_base`.
 
 Topics are spread over *slots* of at most 1024 streams (new topics fill slots with room
 first, by SUBSCRIBE on the live connection); each slot is kept connected by a
@@ -19,9 +23,11 @@ from dataclasses import dataclass
 
 from marketcast.domain.topics import Topic
 from marketcast.exchanges.binance.limits import Backoff
+from marketcast.exchanges.binance.markets import MarketSpec
 from marketcast.exchanges.binance.messages import StreamEvent
 from marketcast.exchanges.binance.parse import check_market_stream, stream_name
 from marketcast.exchanges.binance.partition import MAX_STREAMS_PER_CONNECTION, assign
+from marketcast.exchanges.binance.routing import check_kline_interval, check_stream_for_market
 from marketcast.exchanges.binance.supervisor import (
     ConnectionState,
     LinkSettings,
@@ -54,6 +60,12 @@ class ConnectionStatus:
 class KlineStream(AsyncResource):
     """Kline updates for a changing set of topics from ``{ws_base}/stream``.
 
+    ``ws_base`` may carry a path (a futures route such as
+    ``wss://fstream.binance.com/market``); it is kept in front of ``/stream``. With
+    ``market`` given, topics and streams that market does not have (``1s`` klines and
+    ``@trade`` on USD-M, ``@forceOrder`` on spot) are refused; without it only the stream
+    names' form is checked.
+
     Example::
 
         async with KlineStream("wss://stream.binance.com:9443") as stream:
@@ -75,7 +87,9 @@ class KlineStream(AsyncResource):
         rng: random.Random | None = None,
         ack_timeout: float = 10.0,
         queue_size: int = 10_000,
+        market: MarketSpec | None = None,
     ) -> None:
+        self._market = market
         self._settings = LinkSettings(
             ws_base=ws_base,
             ping_interval=ping_interval,
@@ -118,8 +132,19 @@ class KlineStream(AsyncResource):
         await self.add_topics(wanted)
 
     async def add_topics(self, topics: Iterable[Topic]) -> None:
-        """Subscribe ``topics``: SUBSCRIBE on connections with room, new connections beyond."""
+        """Subscribe ``topics``: SUBSCRIBE on connections with room, new connections beyond.
+
+        Raises:
+            InvalidInterval: with a ``market`` that lacks a topic's interval (``1s`` on
+                USD-M); nothing is subscribed then.
+        """
+        topics = list(topics)
+        if not topics:
+            return  # set_topics(()) while shutting down, after the stream was closed
         self._check_open()
+        if self._market is not None:
+            for topic in topics:
+                check_kline_interval(self._market, topic.interval)
         known = {name for slot in self._slots for name in slot.topics}
         fresh = {stream_name(t): t for t in topics if stream_name(t) not in known}
         loads = [slot.load for slot in self._slots]
@@ -147,10 +172,12 @@ class KlineStream(AsyncResource):
 
         Raises:
             InvalidRequest: a name is not a lower-case symbol with ``@depth``,
-                ``@depth@100ms``, ``@trade`` or ``@aggTrade``; nothing is subscribed then.
+                ``@depth@100ms``, ``@depth@250ms``, ``@depth@500ms``, ``@trade``,
+                ``@aggTrade`` or ``@forceOrder``, or (with a ``market``) that market has
+                no such stream; nothing is subscribed then.
         """
         self._check_open()
-        wanted = {check_market_stream(name) for name in names}
+        wanted = {self._check_stream(name) for name in names}
         fresh = wanted - self.market_streams()
         loads = [slot.load for slot in self._slots]
         additions, groups = assign(fresh, loads, self._max_streams)
@@ -188,6 +215,11 @@ class KlineStream(AsyncResource):
         if self._queue.full():
             self._queue.get_nowait()  # closing: the consumer must see the end marker
         self._queue.put_nowait(None)
+
+    def _check_stream(self, name: str) -> str:
+        if self._market is None:
+            return check_market_stream(name)
+        return check_stream_for_market(name, self._market)
 
     def _check_open(self) -> None:
         if self._closed:

@@ -40,6 +40,7 @@ from marketcast.exchanges.binance.messages import (
     StreamsReconnected,
 )
 from marketcast.exchanges.binance.partition import combined_url, split_for_url
+from marketcast.resources import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -109,9 +110,7 @@ class SlotSupervisor:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
 
     def _snapshot(self) -> frozenset[Topic]:
         return frozenset(self.topics.values())

@@ -1,4 +1,4 @@
-"""Where Binance ``trade`` and ``aggTrade`` events become :class:`Trade` values.
+"""Where Binance ``trade``/``aggTrade`` events and REST aggTrades rows become :class:`Trade`.
 
 Pure functions. The wire names (``t``, ``a``, ``p``, ``q``, ``m``, ``T``) stop here. Prices
 and quantities stay exact :class:`~decimal.Decimal`. Anything that does not look like what
@@ -7,6 +7,7 @@ Binance documents raises :class:`ExchangeProtocolError`.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -59,6 +60,36 @@ def parse_trade_event(event: object) -> TradeEvent:
         aggregate=aggregate,
         event_time=non_negative_int(event.get("E"), "E (event time)"),
     )
+
+
+def parse_agg_trades(payload: object) -> list[Trade]:
+    """The body of ``GET /api/v3/aggTrades`` (spot) or ``GET /fapi/v1/aggTrades`` (USD-M).
+
+    Both markets answer with a list of rows in ascending aggregate id, shaped as
+    documented (``f``/``l`` are the first and last plain trade ids, ``M`` is spot only)::
+
+        [{"a": 26129, "p": "0.01633102", "q": "4.70443515", "f": 27781, "l": 27781,
+          "T": 1498793709153, "m": true, "M": true}]
+
+    Raises:
+        ExchangeProtocolError: not a list of such rows, or ids not strictly ascending
+            (a tape gap check built on them would otherwise go wrong silently).
+    """
+    if not isinstance(payload, list):
+        raise ExchangeProtocolError(f"aggTrades response is not a list: {payload!r:.200}")
+    trades = [_trade(_row(row), id_field="a") for row in payload]
+    for earlier, later in itertools.pairwise(trades):
+        if later.id <= earlier.id:
+            raise ExchangeProtocolError(
+                f"aggTrades ids are not ascending: {earlier.id} then {later.id}"
+            )
+    return trades
+
+
+def _row(row: object) -> Mapping[str, Any]:
+    if not isinstance(row, dict):
+        raise ExchangeProtocolError(f"aggTrades row is not a JSON object: {row!r:.100}")
+    return row
 
 
 def _trade(event: Mapping[str, Any], *, id_field: str) -> Trade:

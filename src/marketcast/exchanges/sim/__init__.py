@@ -1,11 +1,25 @@
-"""A simulated Binance spot exchange: the same wire protocol, a seeded ground truth.
+"""A simulated Binance, spot and USD-M futures: the same wire protocol, a seeded ground truth.
+
+One server serves both markets from one tape (futures mirror the spot prices and trades):
+
+* spot: REST ``/api/v3/...``; streams ``/ws``, ``/ws/<streams>``, ``/stream?streams=``
+  (kline, trade, aggTrade, depth);
+* USD-M futures: REST ``/fapi/v1/...`` (futures weights, 2400 a minute); streams on the
+  routed paths ``/market/...`` (kline every 250 ms, aggTrade, forceOrder) and
+  ``/public/...`` (depth with ``pu``, ``@depth`` = 250 ms); a stream on the wrong route
+  is accepted and never delivers;
+* ``/liquidation-history/{symbol}``: the stand-in for OrderFox's external liquidation API.
+
+So a node's futures REST and WS bases are ``sim.rest_base`` and ``sim.ws_base`` too.
 
 Public API::
 
     SimExchange, serve_sim        run it (in-process, or until cancelled)
-    SimConfig, FaultSchedule      configure it
+    SimConfig, FaultSchedule      configure it (``futures_symbols``: which have perpetuals)
     GroundTruth, Downtime         what REST and streams serve, for tests to compare
+                                  (``sim.truth.liquidations(symbol, start, end)``)
     BookState                     one true order book (``sim.truth.book``, ``sim.book_at``)
+    SimLiquidation                one true forced order
     VirtualClock                  the scaled clock it runs on
     DEFAULT_SYMBOLS, LISTED_SYMBOLS
 
@@ -16,6 +30,7 @@ from marketcast.exchanges.sim.book import BookState
 from marketcast.exchanges.sim.clock import VirtualClock
 from marketcast.exchanges.sim.config import SimConfig
 from marketcast.exchanges.sim.faults import Faults
+from marketcast.exchanges.sim.liquidations import SimLiquidation
 from marketcast.exchanges.sim.runtime import SimStats
 from marketcast.exchanges.sim.schedule import FaultAction, FaultSchedule, InvalidFaultSchedule
 from marketcast.exchanges.sim.server import SimExchange, serve_sim
@@ -36,6 +51,7 @@ __all__ = [
     "Kline",
     "SimConfig",
     "SimExchange",
+    "SimLiquidation",
     "SimStats",
     "Tape",
     "VirtualClock",

@@ -1,4 +1,4 @@
-"""Settings of one simulated exchange."""
+"""Settings of one simulated exchange (spot and USD-M futures)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,14 @@ class SimConfig:
             (tests that need an exact virtual now).
         push_interval_s: real seconds between kline stream pushes (Binance: 2 s); ``1s``
             streams push twice as often, as Binance's do.
-        weight_limit_per_minute: REST weight per real minute before 429.
+        weight_limit_per_minute: spot REST weight per real minute before 429.
+        futures_symbols: symbols that also have a USD-M perpetual (``/fapi``, futures
+            streams, liquidations); ``None`` lists every symbol there too. Must be a
+            subset of ``symbols``.
+        futures_push_interval_s: real seconds between futures kline pushes (250 ms).
+        futures_weight_limit_per_minute: USD-M REST weight per real minute (2400).
+        futures_max_incoming_per_second: client messages per second on a futures
+            connection before disconnect (10).
         faults: faults to inject on a schedule (see :mod:`.schedule`).
         ws_ping_interval_s: the server pings every connection this often (Binance: 20 s).
         ws_ping_timeout_s: and drops it when the pong is this late.
@@ -44,6 +51,10 @@ class SimConfig:
     start_paused: bool = False
     push_interval_s: float = 2.0
     weight_limit_per_minute: int = 6000
+    futures_symbols: tuple[str, ...] | None = None
+    futures_push_interval_s: float = 0.25
+    futures_weight_limit_per_minute: int = 2400
+    futures_max_incoming_per_second: int = 10
     faults: FaultSchedule = field(default_factory=FaultSchedule)
     ws_ping_interval_s: float = 20.0
     ws_ping_timeout_s: float = 60.0

@@ -1,9 +1,13 @@
 """Fault injection on demand (``sim.faults``) and on a schedule.
 
-Connection-level faults (stall, delay, duplicate, malformed, skip_final, trade_gap,
-depth_gap) arm every
-connection open at the moment of the call, each with its own count, and return how many
-connections they armed; connections opened later are unaffected.
+Connection-level faults (drop, stall, delay, duplicate, malformed, skip_final, trade_gap,
+depth_gap, age limit, shutdown) act on every connection open at the moment of the call,
+each with its own count, and return how many connections they reached; connections
+opened later are unaffected. They reach spot and USD-M futures connections alike, or
+only one market's with ``market="spot"`` / ``market="usdm"``; a scheduled fault reaches
+both. REST faults (errors, latency) and downtime hit both markets' REST and sockets; a
+REST error armed with ``market=`` is taken only by that market's requests. The
+liquidation-history service is not Binance and takes no Binance fault.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import asyncio
 import logging
 import time
 
+from marketcast.exchanges.sim.protocol import Market
 from marketcast.exchanges.sim.runtime import CloseRequest, LiveConnection, SimRuntime
 from marketcast.exchanges.sim.schedule import REST_ERROR_STATUSES, FaultAction, FaultSchedule
 from marketcast.exchanges.sim.truth import Downtime
@@ -25,75 +30,90 @@ class Faults:
     def __init__(self, runtime: SimRuntime) -> None:
         self._runtime = runtime
 
-    def drop_connections(self) -> int:
+    def drop_connections(self, market: Market | None = None) -> int:
         """Close every WebSocket without a close frame (the client sees 1006)."""
-        return self._close_all(CloseRequest(None))
+        return self._close_all(CloseRequest(None), market)
 
-    def stall(self, seconds: float) -> int:
+    def stall(self, seconds: float, market: Market | None = None) -> int:
         """Keep sockets open (pings still answered) but send nothing for ``seconds``.
 
         Updates due meanwhile are lost, as on a stalled upstream; streaming resumes with
         the then-current candle.
         """
         until = self._real() + seconds
-        for conn in self._connections():
+        connections = self._connections(market)
+        for conn in connections:
             conn.faults.stall_until = until
-        return len(self._runtime.connections)
+        return len(connections)
 
-    def delay(self, seconds: float, duration: float) -> int:
+    def delay(self, seconds: float, duration: float, market: Market | None = None) -> int:
         """Hold every message ``seconds`` before sending it, for the next ``duration`` s."""
         until = self._real() + duration
-        for conn in self._connections():
+        connections = self._connections(market)
+        for conn in connections:
             conn.faults.delay_s, conn.faults.delay_until = seconds, until
-        return len(self._runtime.connections)
+        return len(connections)
 
-    def duplicate(self, count: int) -> int:
+    def duplicate(self, count: int, market: Market | None = None) -> int:
         """Send each connection's next ``count`` data messages twice."""
-        for conn in self._connections():
+        connections = self._connections(market)
+        for conn in connections:
             conn.faults.duplicates += count
-        return len(self._runtime.connections)
+        return len(connections)
 
-    def malformed(self, count: int) -> int:
+    def malformed(self, count: int, market: Market | None = None) -> int:
         """Send ``count`` garbage frames on each connection at its next tick."""
-        for conn in self._connections():
+        connections = self._connections(market)
+        for conn in connections:
             conn.faults.malformed += count
-        return len(self._runtime.connections)
+        return len(connections)
 
-    def skip_final(self, count: int) -> int:
+    def skip_final(self, count: int, market: Market | None = None) -> int:
         """Suppress each connection's next ``count`` ``x: true`` updates."""
-        for conn in self._connections():
+        connections = self._connections(market)
+        for conn in connections:
             conn.faults.skip_finals += count
-        return len(self._runtime.connections)
+        return len(connections)
 
-    def trade_gap(self, count: int) -> int:
+    def trade_gap(self, count: int, market: Market | None = None) -> int:
         """Leave each connection's next ``count`` trade/aggTrade payloads out of its
         streams: a WebSocket id gap that ``/api/v3/trades`` and ``/aggTrades`` still fill."""
-        for conn in self._connections():
+        connections = self._connections(market)
+        for conn in connections:
             conn.faults.trade_gaps += count
-        return len(self._runtime.connections)
+        return len(connections)
 
-    def depth_gap(self, count: int = 1) -> int:
+    def depth_gap(self, count: int = 1, market: Market | None = None) -> int:
         """Leave each connection's next ``count`` depth diffs out: the next event's ``U``
         is past the previous ``u + 1``, a sequence break a client must resync from."""
-        for conn in self._connections():
+        connections = self._connections(market)
+        for conn in connections:
             conn.faults.depth_gaps += count
-        return len(self._runtime.connections)
+        return len(connections)
 
-    def connection_age_limit(self) -> int:
+    def connection_age_limit(self, market: Market | None = None) -> int:
         """Close every connection as Binance does when it reaches 24 hours."""
-        return self._close_all(CloseRequest(1001, "connection age limit"))
+        return self._close_all(CloseRequest(1001, "connection age limit"), market)
 
-    def server_shutdown(self, grace_s: float = 1.0) -> int:
+    def server_shutdown(self, grace_s: float = 1.0, market: Market | None = None) -> int:
         """Send the ``serverShutdown`` event on every connection, close ``grace_s`` later."""
-        for conn in self._connections():
+        connections = self._connections(market)
+        for conn in connections:
             conn.announce_shutdown(grace_s)
-        return len(self._runtime.connections)
+        return len(connections)
 
-    def rest_errors(self, status: int, count: int = 1, retry_after: float | None = None) -> None:
-        """Fail the next ``count`` REST requests with ``status`` (429, 418 or 5xx)."""
+    def rest_errors(
+        self,
+        status: int,
+        count: int = 1,
+        retry_after: float | None = None,
+        market: Market | None = None,
+    ) -> None:
+        """Fail the next ``count`` REST requests (of ``market``, or of either) with
+        ``status`` (429, 418 or 5xx)."""
         if status not in REST_ERROR_STATUSES:
             raise ValueError(f"status must be one of {sorted(REST_ERROR_STATUSES)}")
-        self._runtime.rest_faults.arm(status, count, retry_after)
+        self._runtime.rest_faults.arm(status, count, retry_after, market)
 
     def rest_latency(self, seconds: float) -> None:
         """Delay every REST response by ``seconds`` from now on (0 turns it off)."""
@@ -128,7 +148,7 @@ class Faults:
             case "age_limit":
                 self.connection_age_limit()
             case "shutdown":
-                self.server_shutdown(*args)
+                self.server_shutdown(args[0] if args else 1.0)
             case "rest_error":
                 self._apply_rest_error(args)
             case "rest_latency":
@@ -150,14 +170,15 @@ class Faults:
         retry_after = args[2] if len(args) > 2 else None
         self.rest_errors(int(args[0]), count, retry_after)
 
-    def _close_all(self, request: CloseRequest) -> int:
-        connections = self._connections()
+    def _close_all(self, request: CloseRequest, market: Market | None = None) -> int:
+        connections = self._connections(market)
         for conn in connections:
             conn.request_close(request)
         return len(connections)
 
-    def _connections(self) -> list[LiveConnection]:
-        return list(self._runtime.connections)
+    def _connections(self, market: Market | None) -> list[LiveConnection]:
+        """Open connections of ``market`` (of both markets when ``None``)."""
+        return [c for c in self._runtime.connections if market in (None, c.market)]
 
     def _real(self) -> float:
         return time.monotonic()

@@ -19,7 +19,7 @@ from __future__ import annotations
 from marketcast.exchanges.sim.bars import Trade
 from marketcast.exchanges.sim.book import BookDiff, BookState, Level
 from marketcast.exchanges.sim.symbols import SymbolSpec
-from marketcast.exchanges.sim.wire import PLACES, Json, decimal_text
+from marketcast.exchanges.sim.wire import PLACES, Json, NumberText, decimal_text
 
 _E8 = 10**8
 
@@ -27,8 +27,9 @@ _E8 = 10**8
 class MarketFormatter:
     """Formats one symbol's trades and book as REST rows and stream payloads."""
 
-    def __init__(self, spec: SymbolSpec) -> None:
+    def __init__(self, spec: SymbolSpec, number: NumberText = decimal_text) -> None:
         self._symbol = spec.symbol
+        self._text = number
         self._px = spec.price_decimals
         self._qty = spec.qty_decimals
         self._quote_divisor = spec.tick_scale * spec.lot_scale
@@ -38,9 +39,9 @@ class MarketFormatter:
         quote = trade.price * trade.qty * _E8 // self._quote_divisor
         return {
             "id": trade.trade_id,
-            "price": decimal_text(trade.price, self._px),
-            "qty": decimal_text(trade.qty, self._qty),
-            "quoteQty": decimal_text(quote, PLACES),
+            "price": self._text(trade.price, self._px),
+            "qty": self._text(trade.qty, self._qty),
+            "quoteQty": self._text(quote, PLACES),
             "time": trade.time,
             "isBuyerMaker": trade.is_buyer_maker,
             "isBestMatch": True,
@@ -50,8 +51,8 @@ class MarketFormatter:
         """One ``/api/v3/aggTrades`` entry."""
         return {
             "a": trade.trade_id,
-            "p": decimal_text(trade.price, self._px),
-            "q": decimal_text(trade.qty, self._qty),
+            "p": self._text(trade.price, self._px),
+            "q": self._text(trade.qty, self._qty),
             "f": trade.trade_id,
             "l": trade.trade_id,
             "T": trade.time,
@@ -66,8 +67,8 @@ class MarketFormatter:
             "E": event_time,
             "s": self._symbol,
             "t": trade.trade_id,
-            "p": decimal_text(trade.price, self._px),
-            "q": decimal_text(trade.qty, self._qty),
+            "p": self._text(trade.price, self._px),
+            "q": self._text(trade.qty, self._qty),
             "T": trade.time,
             "m": trade.is_buyer_maker,
             "M": True,
@@ -85,8 +86,9 @@ class MarketFormatter:
             "asks": self._levels(book.asks[:limit]),
         }
 
-    def depth_event(self, diff: BookDiff, event_time: int) -> Json:
-        """The ``<symbol>@depth`` / ``<symbol>@depth@100ms`` payload."""
+    def depth_event(self, diff: BookDiff, event_time: int, previous_final: int) -> Json:
+        """The ``<symbol>@depth`` / ``<symbol>@depth@100ms`` payload (spot events chain by
+        ``U`` alone, so ``previous_final`` is not sent)."""
         return {
             "e": "depthUpdate",
             "E": event_time,
@@ -99,4 +101,4 @@ class MarketFormatter:
 
     def _levels(self, levels: tuple[Level, ...]) -> list[list[str]]:
         px, qty = self._px, self._qty
-        return [[decimal_text(p, px), decimal_text(q, qty)] for p, q in levels]
+        return [[self._text(p, px), self._text(q, qty)] for p, q in levels]

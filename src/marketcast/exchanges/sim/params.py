@@ -1,4 +1,5 @@
-"""REST query parameters, validated the way Binance spot does, with its error codes."""
+"""REST query parameters, validated the way Binance spot and USD-M futures do, with their
+error codes, and the request weights that depend on them."""
 
 from __future__ import annotations
 
@@ -17,6 +18,9 @@ TRADES_LIMITS: Final = (500, 1000)
 """(default, most) of ``/trades`` and ``/aggTrades``."""
 DEPTH_LIMITS: Final = (100, 5000)
 AGG_WINDOW_MS: Final = 3_600_000
+FUTURES_MAX_KLINES_LIMIT: Final = 1500
+FUTURES_DEPTH_LIMITS: Final = (5, 10, 20, 50, 100, 500, 1000)
+FUTURES_DEFAULT_DEPTH: Final = 500
 
 
 class ApiError(InvalidRequest):
@@ -44,20 +48,30 @@ class KlinesQuery:
     end_ms: int | None
 
 
-def parse_klines(params: Mapping[str, str], listed: Collection[str]) -> KlinesQuery:
+def parse_klines(
+    params: Mapping[str, str],
+    listed: Collection[str],
+    *,
+    max_limit: int = MAX_KLINES_LIMIT,
+    futures: bool = False,
+) -> KlinesQuery:
     """Validate ``symbol``, ``interval`` (case-sensitive), ``limit``, ``startTime`` and
-    ``endTime`` in Binance's order, raising :class:`ApiError` with its codes."""
+    ``endTime`` in Binance's order, raising :class:`ApiError` with its codes (``futures``
+    has no ``1s`` interval)."""
     symbol = _required(params, "symbol")
     if symbol not in listed:
         raise invalid_symbol()
+    code = _required(params, "interval")
     try:
-        interval = Interval.parse(_required(params, "interval"))
+        interval = Interval.parse(code)
     except InvalidInterval:
         raise ApiError(-1120, "Invalid interval.") from None
+    if futures and code == "1s":
+        raise ApiError(-1120, "Invalid interval.")
     limit = _integer(params, "limit")
     if limit is None:
         limit = DEFAULT_KLINES_LIMIT
-    elif not 1 <= limit <= MAX_KLINES_LIMIT:
+    elif not 1 <= limit <= max_limit:
         raise ApiError(-1130, "Data sent for parameter 'limit' is not valid.")
     start, end = _integer(params, "startTime"), _integer(params, "endTime")
     if start is not None and end is not None and start > end:
@@ -117,6 +131,30 @@ def depth_weight(limit: int) -> int:
     if limit <= 500:
         return 25
     return 50 if limit <= 1000 else 250
+
+
+def parse_futures_depth(params: Mapping[str, str], listed: Collection[str]) -> tuple[str, int]:
+    """``/fapi/v1/depth``: ``limit`` is one of :data:`FUTURES_DEPTH_LIMITS` (500 if unsent)."""
+    symbol, limit = parse_limited(params, listed, (FUTURES_DEFAULT_DEPTH, FUTURES_DEPTH_LIMITS[-1]))
+    if limit not in FUTURES_DEPTH_LIMITS:
+        raise ApiError(-1130, "Data sent for parameter 'limit' is not valid.")
+    return symbol, limit
+
+
+def futures_depth_weight(limit: int) -> int:
+    """USD-M ``/depth`` weight: 2 up to 50 levels, then 5, 10 and 20."""
+    if limit <= 50:
+        return 2
+    return {100: 5, 500: 10}.get(limit, 20)
+
+
+def futures_klines_weight(limit: int) -> int:
+    """USD-M ``/klines`` weight by ``limit``: 1 below 100, 2 below 500, 5 up to 1000, else 10."""
+    if limit < 100:
+        return 1
+    if limit < 500:
+        return 2
+    return 5 if limit <= 1000 else 10
 
 
 def parse_symbols(params: Mapping[str, str], listed: Collection[str]) -> tuple[str, ...] | None:

@@ -1,5 +1,10 @@
 """Binance stream names and the live-control requests a client sends on a stream socket.
 
+Each market has its own names: spot has ``@trade`` and ``@depth`` every 1000 ms; USD-M
+futures has no ``@trade`` and no ``1s`` klines, adds ``@forceOrder``, and its ``@depth``
+pushes every 250 ms. :func:`route_of` says which futures path (``/market``, ``/public``)
+delivers a stream.
+
 ``SUBSCRIBE``, ``UNSUBSCRIBE``, ``LIST_SUBSCRIPTIONS``, ``SET_PROPERTY`` and
 ``GET_PROPERTY`` are handled here as pure state transitions: text in, reply and new
 session state out. Replies follow Binance: ``{"result": null, "id": 1}`` on success and
@@ -11,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass, replace
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 import orjson
 
@@ -59,38 +64,73 @@ class TradeStream:
 
 @dataclass(frozen=True, slots=True)
 class DepthStream:
-    """``<symbol>@depth`` (every 1000 ms) or ``<symbol>@depth@100ms``."""
+    """``<symbol>@<kind>``: a diff depth stream pushing every ``cadence_ms``; ``kind`` is
+    the name as subscribed (``depth``, ``depth@100ms``...)."""
 
     symbol: str
     cadence_ms: int
+    kind: str = "depth"
 
     @property
     def name(self) -> str:
-        suffix = "@100ms" if self.cadence_ms == 100 else ""
-        return f"{self.symbol.lower()}@depth{suffix}"
+        return f"{self.symbol.lower()}@{self.kind}"
 
 
-Stream = KlineStream | TradeStream | DepthStream
-_MARKET_KINDS: Final[dict[str, TradeStream | DepthStream]] = {
-    "trade": TradeStream("", aggregate=False),
-    "aggTrade": TradeStream("", aggregate=True),
-    "depth": DepthStream("", 1000),
-    "depth@1000ms": DepthStream("", 1000),
-    "depth@100ms": DepthStream("", 100),
+@dataclass(frozen=True, slots=True)
+class ForceOrderStream:
+    """``<symbol>@forceOrder`` (USD-M futures): at most one liquidation per second."""
+
+    symbol: str
+
+    @property
+    def name(self) -> str:
+        return f"{self.symbol.lower()}@forceOrder"
+
+
+Stream = KlineStream | TradeStream | DepthStream | ForceOrderStream
+Market = Literal["spot", "usdm"]
+MarketStream = TradeStream | DepthStream | ForceOrderStream
+
+_MARKET_KINDS: Final[dict[Market, dict[str, MarketStream]]] = {
+    "spot": {
+        "trade": TradeStream("", aggregate=False),
+        "aggTrade": TradeStream("", aggregate=True),
+        "depth": DepthStream("", 1000),
+        "depth@1000ms": DepthStream("", 1000, "depth@1000ms"),
+        "depth@100ms": DepthStream("", 100, "depth@100ms"),
+    },
+    # USD-M has no public @trade stream; its @depth pushes every 250 ms.
+    "usdm": {
+        "aggTrade": TradeStream("", aggregate=True),
+        "forceOrder": ForceOrderStream(""),
+        "depth": DepthStream("", 250),
+        "depth@250ms": DepthStream("", 250, "depth@250ms"),
+        "depth@500ms": DepthStream("", 500, "depth@500ms"),
+        "depth@100ms": DepthStream("", 100, "depth@100ms"),
+    },
 }
 
 
-def parse_stream(name: object, listed: Collection[str]) -> Stream:
-    """The stream called ``name``, or raise :class:`StreamRequestError`."""
+def route_of(stream: Stream, market: Market) -> str:
+    """The path prefix that delivers ``stream``: spot has one (``""``); USD-M sends
+    depth on ``/public`` and everything else on ``/market``."""
+    if market == "spot":
+        return ""
+    return "/public" if isinstance(stream, DepthStream) else "/market"
+
+
+def parse_stream(name: object, listed: Collection[str], market: Market = "spot") -> Stream:
+    """The stream called ``name`` on ``market``, or raise :class:`StreamRequestError`."""
     if not isinstance(name, str):
         raise StreamRequestError(2, "Invalid request: stream names must be strings")
     symbol, at, kind = name.partition("@")
     if not at or not symbol or symbol != symbol.lower():
         raise StreamRequestError(2, f"Invalid request: unsupported stream name '{name}'")
+    kinds = _MARKET_KINDS[market]
     if kind.startswith("kline_"):
-        stream: Stream = _kline_stream(name, symbol, kind.removeprefix("kline_"))
-    elif kind in _MARKET_KINDS:
-        stream = replace(_MARKET_KINDS[kind], symbol=symbol.upper())
+        stream: Stream = _kline_stream(name, symbol, kind.removeprefix("kline_"), market)
+    elif kind in kinds:
+        stream = replace(kinds[kind], symbol=symbol.upper())
     else:
         raise StreamRequestError(2, f"Invalid request: unsupported stream name '{name}'")
     if stream.symbol not in listed:
@@ -98,13 +138,13 @@ def parse_stream(name: object, listed: Collection[str]) -> Stream:
     return stream
 
 
-def _kline_stream(name: str, symbol: str, code: str) -> KlineStream:
+def _kline_stream(name: str, symbol: str, code: str, market: Market) -> KlineStream:
     try:
-        interval = Interval.parse(code)
+        interval: Interval | None = Interval.parse(code)
     except InvalidInterval:
-        raise StreamRequestError(
-            2, f"Invalid request: invalid interval in stream '{name}'"
-        ) from None
+        interval = None
+    if interval is None or (market == "usdm" and interval.code == "1s"):  # no 1s on futures
+        raise StreamRequestError(2, f"Invalid request: invalid interval in stream '{name}'")
     return KlineStream(symbol.upper(), interval)
 
 
@@ -123,16 +163,21 @@ class ControlOutcome:
 
 
 def handle_control(
-    text: str, state: SessionState, listed: Collection[str], max_streams: int
+    text: str,
+    state: SessionState,
+    listed: Collection[str],
+    max_streams: int,
+    market: Market = "spot",
 ) -> ControlOutcome:
-    """Apply one client message to ``state``; errors leave the state unchanged."""
+    """Apply one client message to ``state`` (stream names of ``market``); errors leave
+    the state unchanged."""
     request_id: Any = None
     try:
         request = _decode(text)
         request_id = _request_id(request)
         method = _method(request)
         params = request.get("params")
-        result, state = _apply(method, params, state, listed, max_streams)
+        result, state = _apply(method, params, state, (listed, market), max_streams)
     except StreamRequestError as error:
         reply: Json = {"error": {"code": error.error_code, "msg": error.msg}, "id": request_id}
         return ControlOutcome(reply, state)
@@ -140,7 +185,11 @@ def handle_control(
 
 
 def _apply(
-    method: str, params: object, state: SessionState, listed: Collection[str], max_streams: int
+    method: str,
+    params: object,
+    state: SessionState,
+    venue: tuple[Collection[str], Market],
+    max_streams: int,
 ) -> tuple[Any, SessionState]:
     if method == "LIST_SUBSCRIPTIONS":
         return [s.name for s in state.streams], state
@@ -152,7 +201,8 @@ def _apply(
         if not isinstance(value, bool):
             raise StreamRequestError(1, "Invalid value type: expected Boolean")
         return None, replace(state, combined=value)
-    streams = [parse_stream(name, listed) for name in _stream_names(params)]
+    listed, market = venue
+    streams = [parse_stream(name, listed, market) for name in _stream_names(params)]
     if method == "SUBSCRIBE":
         added = [s for s in dict.fromkeys(streams) if s not in state.streams]
         if len(state.streams) + len(added) > max_streams:

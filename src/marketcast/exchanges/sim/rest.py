@@ -1,6 +1,8 @@
-"""Binance spot REST routes of the simulator: the thin shell over the tape.
+"""Binance spot REST routes of the simulator, and the request pipeline the futures routes
+(:mod:`.futures_rest`) share.
 
-Every response carries ``X-MBX-USED-WEIGHT-1M``. In order, a request may be delayed
+Every response carries ``X-MBX-USED-WEIGHT-1M`` of its market (spot and USD-M futures
+have separate budgets). In order, a request may be delayed
 (latency fault), failed by an armed REST fault, refused with 503 during a downtime,
 refused with 429/418 by the weight limiter, refused with 400 for bad parameters, and
 only then served.
@@ -29,9 +31,10 @@ from marketcast.exchanges.sim.params import (
     parse_symbols,
     ticker_weight,
 )
+from marketcast.exchanges.sim.protocol import Market
 from marketcast.exchanges.sim.runtime import SimRuntime
 from marketcast.exchanges.sim.ticker import ticker_24hr
-from marketcast.exchanges.sim.tradelog import newest_trades, trades_from_id, trades_since
+from marketcast.exchanges.sim.tradelog import agg_trades_for, newest_trades
 from marketcast.exchanges.sim.wire import error_body, exchange_info
 
 WEIGHT_HEADER: Final = "X-MBX-USED-WEIGHT-1M"
@@ -59,11 +62,13 @@ class JsonResponse(Response):
         return orjson.dumps(content)
 
 
-def _ping(runtime: SimRuntime, params: Mapping[str, str]) -> tuple[int, Producer]:
+def ping(runtime: SimRuntime, params: Mapping[str, str]) -> tuple[int, Producer]:
+    """``/ping``, the same on both markets."""
     return 1, dict
 
 
-def _time(runtime: SimRuntime, params: Mapping[str, str]) -> tuple[int, Producer]:
+def server_time(runtime: SimRuntime, params: Mapping[str, str]) -> tuple[int, Producer]:
+    """``/time``, the same on both markets."""
     return 1, lambda: {"serverTime": runtime.clock.now_ms()}
 
 
@@ -87,7 +92,7 @@ def _klines(runtime: SimRuntime, params: Mapping[str, str]) -> tuple[int, Produc
             start_ms=query.start_ms,
             end_ms=query.end_ms,
         )
-        formatter = runtime.formatters[query.symbol]
+        formatter = runtime.spot.klines[query.symbol]
         return [formatter.row(kline) for kline in found]
 
     return 2, rows
@@ -107,7 +112,7 @@ def _ticker(runtime: SimRuntime, params: Mapping[str, str]) -> tuple[int, Produc
 
 def _trades(runtime: SimRuntime, params: Mapping[str, str]) -> tuple[int, Producer]:
     symbol, limit = parse_limited(params, runtime.listed, TRADES_LIMITS)
-    formatter = runtime.market_formatters[symbol]
+    formatter = runtime.spot.formatters[symbol]
 
     def rows() -> list[Any]:
         found = newest_trades(runtime.tape, symbol, runtime.clock.now_ms(), limit)
@@ -118,17 +123,10 @@ def _trades(runtime: SimRuntime, params: Mapping[str, str]) -> tuple[int, Produc
 
 def _agg_trades(runtime: SimRuntime, params: Mapping[str, str]) -> tuple[int, Producer]:
     query = parse_agg_trades(params, runtime.listed)
-    formatter = runtime.market_formatters[query.symbol]
+    formatter = runtime.spot.formatters[query.symbol]
 
     def rows() -> list[Any]:
-        tape, now = runtime.tape, runtime.clock.now_ms()
-        end = now if query.end_ms is None else min(now, query.end_ms)
-        if query.from_id is not None:
-            found = trades_from_id(tape, query.symbol, query.from_id, end, query.limit)
-        elif query.start_ms is not None:
-            found = trades_since(tape, query.symbol, query.start_ms, end, query.limit)
-        else:
-            found = newest_trades(tape, query.symbol, end, query.limit)
+        found = agg_trades_for(runtime.tape, query, runtime.clock.now_ms())
         return [formatter.agg_row(trade) for trade in found]
 
     return 4, rows
@@ -139,35 +137,40 @@ def _depth(runtime: SimRuntime, params: Mapping[str, str]) -> tuple[int, Produce
 
     def snapshot() -> Any:
         book = runtime.books[symbol].at(runtime.clock.now_ms())
-        return runtime.market_formatters[symbol].depth_snapshot(book, limit)
+        return runtime.spot.formatters[symbol].depth_snapshot(book, limit)
 
     return depth_weight(limit), snapshot
 
 
-def _endpoint(planner: Planner, base_weight: int) -> Callable[[Request], Any]:
-    async def endpoint(request: Request) -> Response:
-        return await _serve(request, planner, base_weight)
+def endpoint(
+    planner: Planner, base_weight: int, market: Market = "spot"
+) -> Callable[[Request], Any]:
+    """A route handler serving ``planner`` under ``market``'s weight budget;
+    ``base_weight`` is charged for requests refused with 400."""
 
-    return endpoint
+    async def serve(request: Request) -> Response:
+        return await _serve(request, planner, base_weight, market)
+
+    return serve
 
 
-async def _serve(request: Request, planner: Planner, base_weight: int) -> Response:
+async def _serve(request: Request, planner: Planner, base_weight: int, market: Market) -> Response:
     runtime: SimRuntime = request.app.state.sim
     runtime.stats.rest_requests[request.url.path] += 1
     if runtime.rest_faults.latency_s > 0:
         await asyncio.sleep(runtime.rest_faults.latency_s)
-    injected = runtime.rest_faults.take()
+    injected = runtime.rest_faults.take(market)
     if injected is not None:
-        return _failure(*injected, used=0)
+        return failure(*injected, used=0)
     if runtime.down_now():
-        return _failure(503, None, used=0)
+        return failure(503, None, used=0)
     try:
         weight, produce = planner(runtime, request.query_params)
     except ApiError as error:
         weight, produce = base_weight, _raiser(error)
-    decision = runtime.limiter.charge(weight, runtime.wall_time())
+    decision = runtime.venue(market).limiter.charge(weight, runtime.wall_time())
     if decision.status != 200:
-        return _failure(decision.status, float(decision.retry_after_s), decision.used)
+        return failure(decision.status, float(decision.retry_after_s), decision.used)
     headers = {WEIGHT_HEADER: str(decision.used)}
     try:
         return JsonResponse(produce(), headers=headers)
@@ -182,7 +185,7 @@ def _raiser(error: ApiError) -> Producer:
     return produce
 
 
-def _failure(status: int, retry_after: float | None, used: int) -> Response:
+def failure(status: int, retry_after: float | None, used: int) -> Response:
     headers = {WEIGHT_HEADER: str(used)}
     if status in _DEFAULT_RETRY_AFTER:
         seconds = retry_after if retry_after is not None else _DEFAULT_RETRY_AFTER[status]
@@ -204,12 +207,12 @@ def _failure(status: int, retry_after: float | None, used: int) -> Response:
 def rest_routes() -> list[Route]:
     """The REST routes, each with its Binance weight."""
     return [
-        Route("/api/v3/ping", _endpoint(_ping, 1)),
-        Route("/api/v3/time", _endpoint(_time, 1)),
-        Route("/api/v3/exchangeInfo", _endpoint(_exchange_info, 20)),
-        Route(KLINES_PATH, _endpoint(_klines, 2)),
-        Route("/api/v3/ticker/24hr", _endpoint(_ticker, 2)),
-        Route("/api/v3/trades", _endpoint(_trades, 25)),
-        Route("/api/v3/aggTrades", _endpoint(_agg_trades, 4)),
-        Route("/api/v3/depth", _endpoint(_depth, 5)),
+        Route("/api/v3/ping", endpoint(ping, 1)),
+        Route("/api/v3/time", endpoint(server_time, 1)),
+        Route("/api/v3/exchangeInfo", endpoint(_exchange_info, 20)),
+        Route(KLINES_PATH, endpoint(_klines, 2)),
+        Route("/api/v3/ticker/24hr", endpoint(_ticker, 2)),
+        Route("/api/v3/trades", endpoint(_trades, 25)),
+        Route("/api/v3/aggTrades", endpoint(_agg_trades, 4)),
+        Route("/api/v3/depth", endpoint(_depth, 5)),
     ]

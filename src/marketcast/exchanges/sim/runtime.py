@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
 from marketcast.exchanges.sim.clock import VirtualClock
 from marketcast.exchanges.sim.config import SimConfig
 from marketcast.exchanges.sim.connfaults import ConnectionFaults
+from marketcast.exchanges.sim.futures_wire import FuturesFormatter
+from marketcast.exchanges.sim.liquidations import LiquidationModel
 from marketcast.exchanges.sim.marketwire import MarketFormatter
+from marketcast.exchanges.sim.protocol import Market
 from marketcast.exchanges.sim.ratelimit import WeightLimiter
 from marketcast.exchanges.sim.tape import Tape
 from marketcast.exchanges.sim.truth import Downtime, GroundTruth, book_models
-from marketcast.exchanges.sim.wire import KlineFormatter
+from marketcast.exchanges.sim.wire import KlineFormatter, precise_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +32,7 @@ class LiveConnection(Protocol):
     """What faults need from an open WebSocket connection."""
 
     faults: ConnectionFaults
+    market: Market
 
     def request_close(self, request: CloseRequest) -> None: ...
 
@@ -40,7 +44,8 @@ class SimStats:
 
     Attributes:
         rest_requests: requests per path (refused ones included).
-        klines_requests: ``/api/v3/klines`` requests per (path, symbol, interval).
+        klines_requests: ``/api/v3/klines`` and ``/fapi/v1/klines`` requests per (path,
+            symbol, interval).
         ws_open: WebSocket connections open now.
         ws_opened_total: connections accepted since start.
         ws_messages_sent: frames sent on all connections (replies, data and garbage).
@@ -55,17 +60,49 @@ class SimStats:
 
 
 class RestFaults:
-    """REST failures armed for the next requests, and added latency."""
+    """REST failures armed for the next requests (of one market, or of either), and
+    added latency."""
 
     def __init__(self) -> None:
         self.latency_s = 0.0
-        self._errors: deque[tuple[int, float | None]] = deque()
+        self._errors: deque[tuple[int, float | None, Market | None]] = deque()
 
-    def arm(self, status: int, count: int, retry_after_s: float | None) -> None:
-        self._errors.extend([(status, retry_after_s)] * count)
+    def arm(
+        self, status: int, count: int, retry_after_s: float | None, market: Market | None = None
+    ) -> None:
+        self._errors.extend([(status, retry_after_s, market)] * count)
 
-    def take(self) -> tuple[int, float | None] | None:
-        return self._errors.popleft() if self._errors else None
+    def take(self, market: Market) -> tuple[int, float | None] | None:
+        """The first armed failure for a request of ``market``, consumed."""
+        for armed in self._errors:
+            status, retry_after_s, scope = armed
+            if scope in (None, market):
+                self._errors.remove(armed)
+                return status, retry_after_s
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Venue:
+    """One market the simulator serves over the same tape: spot or USD-M futures.
+
+    Attributes:
+        market: ``"spot"`` or ``"usdm"``.
+        listed: its symbols.
+        limiter: its REST weight budget (Binance counts the two markets apart).
+        klines: kline payload builders by symbol.
+        formatters: trade and book payload builders by symbol.
+        push_interval_s: real seconds between kline pushes.
+        max_incoming_per_second: client messages per second before disconnect.
+    """
+
+    market: Market
+    listed: frozenset[str]
+    limiter: WeightLimiter
+    klines: Mapping[str, KlineFormatter]
+    formatters: Mapping[str, MarketFormatter]
+    push_interval_s: float
+    max_incoming_per_second: int
 
 
 class SimRuntime:
@@ -78,21 +115,59 @@ class SimRuntime:
         self.clock = clock
         self.wall_time = wall_time
         self.tape = Tape(config.seed, config.symbols, clock.now_ms(), trends=config.trends)
-        self.formatters = {s: KlineFormatter(self.tape.spec(s)) for s in self.tape.symbols}
-        self.market_formatters = {s: MarketFormatter(self.tape.spec(s)) for s in self.tape.symbols}
         self.books = book_models(self.tape)
-        self.listed = frozenset(self.tape.symbols)
+        self.liquidations = LiquidationModel(self.tape)
+        self.spot = self._spot_venue()
+        futures = _futures_symbols(config)
+        self.futures_formatters = {s: FuturesFormatter(self.tape.spec(s)) for s in futures}
+        self.usdm = Venue(
+            market="usdm",
+            listed=frozenset(futures),
+            limiter=WeightLimiter(config.futures_weight_limit_per_minute),
+            klines={s: KlineFormatter(self.tape.spec(s), precise_text) for s in futures},
+            formatters=self.futures_formatters,
+            push_interval_s=config.futures_push_interval_s,
+            max_incoming_per_second=config.futures_max_incoming_per_second,
+        )
         self.stats = SimStats()
-        self.limiter = WeightLimiter(config.weight_limit_per_minute)
         self.rest_faults = RestFaults()
         self.downtimes: list[Downtime] = []
         self.connections: set[LiveConnection] = set()
 
+    @property
+    def listed(self) -> frozenset[str]:
+        """Spot symbols (every symbol of the tape)."""
+        return self.spot.listed
+
+    def venue(self, market: Market) -> Venue:
+        return self.spot if market == "spot" else self.usdm
+
     def truth(self) -> GroundTruth:
         """Ground truth under the downtimes injected so far."""
-        return GroundTruth(self.tape, tuple(self.downtimes), self.books)
+        return GroundTruth(self.tape, tuple(self.downtimes), self.books, self.liquidations)
+
+    def _spot_venue(self) -> Venue:
+        symbols = self.tape.symbols
+        return Venue(
+            market="spot",
+            listed=frozenset(symbols),
+            limiter=WeightLimiter(self.config.weight_limit_per_minute),
+            klines={s: KlineFormatter(self.tape.spec(s)) for s in symbols},
+            formatters={s: MarketFormatter(self.tape.spec(s)) for s in symbols},
+            push_interval_s=self.config.push_interval_s,
+            max_incoming_per_second=self.config.max_incoming_per_second,
+        )
 
     def down_now(self) -> bool:
         """Whether the exchange is inside a downtime window at the virtual now."""
         now = self.clock.now_ms()
         return any(d.contains(now) for d in self.downtimes)
+
+
+def _futures_symbols(config: SimConfig) -> tuple[str, ...]:
+    if config.futures_symbols is None:
+        return config.symbols
+    unknown = set(config.futures_symbols) - set(config.symbols)
+    if unknown:
+        raise ValueError(f"futures_symbols must be listed symbols too: {sorted(unknown)}")
+    return config.futures_symbols

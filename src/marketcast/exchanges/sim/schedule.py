@@ -25,6 +25,9 @@ Grammar (whitespace around items is ignored)::
     downtime:DURATION_MS                   exchange down for DURATION_MS of virtual time
 
 Example: ``drop@30s,stall:5@60s,downtime:180000@90s,rest_error:429:3:2@2m``.
+
+Scheduled faults reach spot and USD-M futures alike (``sim.faults`` methods take a
+``market=`` to reach only one).
 """
 
 from __future__ import annotations

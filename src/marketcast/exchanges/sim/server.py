@@ -2,7 +2,11 @@
 
 ``async with SimExchange(SimConfig(speed=60)) as sim:`` serves REST at ``sim.rest_base``
 and streams at ``sim.ws_base`` until the block ends; :func:`serve_sim` does the same
-until cancelled, for the ``marketcast sim`` command.
+until cancelled, for the ``marketcast sim`` command. Both markets share the one port:
+spot at ``/api/v3`` and ``/ws``, ``/stream``; USD-M futures at ``/fapi/v1`` and the
+routed ``/market/...``, ``/public/...`` stream paths (so the futures REST and WS bases
+are ``sim.rest_base`` and ``sim.ws_base`` too); the liquidation-history service at
+``/liquidation-history/{symbol}`` (``LIQUIDATION_API_BASE_URL`` = ``sim.rest_base``).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from marketcast.exchanges.sim.book import BookState
 from marketcast.exchanges.sim.clock import VirtualClock
 from marketcast.exchanges.sim.config import SimConfig
 from marketcast.exchanges.sim.faults import Faults
+from marketcast.exchanges.sim.futures_rest import futures_routes
 from marketcast.exchanges.sim.rest import rest_routes
 from marketcast.exchanges.sim.runtime import CloseRequest, SimRuntime, SimStats
 from marketcast.exchanges.sim.truth import GroundTruth
@@ -35,8 +40,9 @@ _SHUTDOWN_TIMEOUT_S = 5.0
 
 
 def build_app(runtime: SimRuntime) -> Starlette:
-    """The Starlette app serving ``runtime``: Binance spot REST and stream paths."""
-    app = Starlette(routes=[*rest_routes(), *ws_routes()])
+    """The Starlette app serving ``runtime``: Binance spot and USD-M REST and stream paths,
+    and the liquidation-history service."""
+    app = Starlette(routes=[*rest_routes(), *futures_routes(), *ws_routes()])
     app.state.sim = runtime
     return app
 
@@ -50,7 +56,7 @@ class _EmbeddedServer(uvicorn.Server):
 
 
 class SimExchange:
-    """A simulated Binance spot exchange serving on a free loopback port.
+    """A simulated Binance (spot and USD-M futures) serving on a free loopback port.
 
     Args:
         config: what to simulate.
@@ -184,7 +190,7 @@ async def serve_sim(config: SimConfig, host: str = "127.0.0.1", port: int = 9200
     """Serve the simulator until cancelled, logging its base URLs."""
     async with SimExchange(config, host, port) as sim:
         log.info(
-            "SIMULATED Binance spot exchange: REST %s  WS %s  (seed %s, speed %gx)",
+            "SIMULATED Binance spot + USD-M exchange: REST %s  WS %s  (seed %s, speed %gx)",
             sim.rest_base,
             sim.ws_base,
             config.seed,

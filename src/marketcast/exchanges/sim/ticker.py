@@ -1,4 +1,5 @@
-"""``GET /api/v3/ticker/24hr``: rolling 24-hour statistics read straight from the tape.
+"""``/api/v3/ticker/24hr`` and ``/fapi/v1/ticker/24hr``: rolling 24-hour statistics, read
+straight from the tape.
 
 The window's OHLCV, trade ids and count are exact merges of tape nodes. The quote volume
 (and so the weighted average price) is the window's volume times its typical price, the
@@ -11,11 +12,13 @@ from marketcast.domain.intervals import DAY_MS, SECOND_MS
 from marketcast.exchanges.sim.bars import Bar
 from marketcast.exchanges.sim.hashing import key_hash, unit
 from marketcast.exchanges.sim.tape import Tape
-from marketcast.exchanges.sim.wire import PLACES, Json, decimal_text
+from marketcast.exchanges.sim.wire import PLACES, Json, NumberText, decimal_text
 
 
-def ticker_24hr(tape: Tape, symbol: str, now_ms: int) -> Json:
-    """The 24-hour rolling ticker of ``symbol`` as of ``now_ms``."""
+def ticker_24hr(tape: Tape, symbol: str, now_ms: int, number: NumberText = decimal_text) -> Json:
+    """The 24-hour rolling ticker of ``symbol`` as of ``now_ms`` (numbers as ``number``
+    writes them; USD-M futures drops the book and previous-close fields, see
+    :mod:`.futures_wire`)."""
     spec = tape.spec(symbol)
     start = max(-(-(now_ms - DAY_MS) // SECOND_MS) * SECOND_MS, tape.listing_ms(symbol))
     window = tape.span(symbol, start, now_ms + 1, now_ms) if start <= now_ms else None
@@ -30,21 +33,21 @@ def ticker_24hr(tape: Tape, symbol: str, now_ms: int) -> Json:
     book_qty = 1 + int(unit(key_hash(tape.seed, symbol, "book", now_ms // SECOND_MS)) * 5000)
     return {
         "symbol": symbol,
-        "priceChange": decimal_text(change, px),
+        "priceChange": number(change, px),
         "priceChangePercent": f"{percent:.3f}",
-        "weightedAvgPrice": decimal_text(typical4 // 4, px),
-        "prevClosePrice": decimal_text(window.open, px),
-        "lastPrice": decimal_text(window.close, px),
-        "lastQty": decimal_text(last_qty, qty),
-        "bidPrice": decimal_text(max(0, window.close - 1), px),
-        "bidQty": decimal_text(book_qty, qty),
-        "askPrice": decimal_text(window.close + 1 if window.trades else 0, px),
-        "askQty": decimal_text(book_qty // 2 + 1, qty),
-        "openPrice": decimal_text(window.open, px),
-        "highPrice": decimal_text(window.high, px),
-        "lowPrice": decimal_text(window.low, px),
-        "volume": decimal_text(window.volume, qty),
-        "quoteVolume": decimal_text(quote_e8, PLACES),
+        "weightedAvgPrice": number(typical4 // 4, px),
+        "prevClosePrice": number(window.open, px),
+        "lastPrice": number(window.close, px),
+        "lastQty": number(last_qty, qty),
+        "bidPrice": number(max(0, window.close - 1), px),
+        "bidQty": number(book_qty, qty),
+        "askPrice": number(window.close + 1 if window.trades else 0, px),
+        "askQty": number(book_qty // 2 + 1, qty),
+        "openPrice": number(window.open, px),
+        "highPrice": number(window.high, px),
+        "lowPrice": number(window.low, px),
+        "volume": number(window.volume, qty),
+        "quoteVolume": number(quote_e8, PLACES),
         "openTime": start,
         "closeTime": now_ms,
         "firstId": window.first_id if window.trades else -1,

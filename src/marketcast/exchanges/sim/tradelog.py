@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 from marketcast.domain.intervals import DAY_MS, SECOND_MS
 from marketcast.exchanges.sim.bars import Trade
+from marketcast.exchanges.sim.params import AggTradesQuery
 from marketcast.exchanges.sim.tape import Tape
 
 
@@ -89,3 +90,14 @@ def _forward(tape: Tape, symbol: str, second: int, until_ms: int) -> Iterator[Tr
                 return
             yield trade
         second += SECOND_MS
+
+
+def agg_trades_for(tape: Tape, query: AggTradesQuery, now_ms: int) -> list[Trade]:
+    """What ``aggTrades`` answers (spot and USD-M alike): from ``fromId``, else from
+    ``startTime``, else the newest; never past ``endTime`` or the virtual now."""
+    end = now_ms if query.end_ms is None else min(now_ms, query.end_ms)
+    if query.from_id is not None:
+        return trades_from_id(tape, query.symbol, query.from_id, end, query.limit)
+    if query.start_ms is not None:
+        return trades_since(tape, query.symbol, query.start_ms, end, query.limit)
+    return newest_trades(tape, query.symbol, end, query.limit)

@@ -21,6 +21,7 @@ from marketcast.domain.candles import Candle
 from marketcast.domain.intervals import Interval
 from marketcast.exchanges.sim.bars import Bar, Trade
 from marketcast.exchanges.sim.book import BookModel, BookState
+from marketcast.exchanges.sim.liquidations import LiquidationModel, SimLiquidation
 from marketcast.exchanges.sim.tape import Tape
 from marketcast.exchanges.sim.tradelog import trades_from_id, trades_since
 
@@ -62,18 +63,29 @@ class Kline:
 
 
 class GroundTruth:
-    """Klines, trades and books of ``tape`` as the exchange serves them, given its
-    ``downtimes`` (``books`` shares book models, and their memos, between readers)."""
+    """Klines, trades, books and liquidations of ``tape`` as the exchange serves them,
+    given its ``downtimes`` (``books`` and ``liquidations`` share models, and their memos,
+    between readers). Spot and USD-M futures serve the same tape, so one truth covers
+    both."""
 
     def __init__(
         self,
         tape: Tape,
         downtimes: tuple[Downtime, ...] = (),
         books: Mapping[str, BookModel] | None = None,
+        liquidations: LiquidationModel | None = None,
     ) -> None:
         self.tape = tape
         self.downtimes = downtimes
         self.books = books if books is not None else book_models(tape)
+        self.liquidation_model = liquidations or LiquidationModel(tape)
+
+    def liquidations(self, symbol: str, start_ms: int, end_ms: int) -> list[SimLiquidation]:
+        """Every forced order of ``symbol`` filled in ``[start_ms, end_ms]``, oldest first.
+
+        Downtimes do not remove them (as they do not remove trades): only whole candles.
+        """
+        return self.liquidation_model.between(symbol, start_ms, end_ms)
 
     def trades(
         self,

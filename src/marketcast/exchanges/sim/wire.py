@@ -11,7 +11,7 @@ kline stream payload, for reference::
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, Final
 
 from marketcast.exchanges.sim.symbols import SymbolSpec
@@ -31,6 +31,8 @@ _ORDER_TYPES: Final = (
 _STP_MODES: Final = ("NONE", "EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH")
 
 Json = dict[str, Any]
+NumberText = Callable[[int, int], str]
+"""``(value, decimals)`` → the wire text of ``value * 10**-decimals``."""
 
 
 def decimal_text(value: int, decimals: int) -> str:
@@ -45,29 +47,45 @@ def decimal_text(value: int, decimals: int) -> str:
     return f"{digits[:-decimals]}.{digits[-decimals:]}{_ZEROS[decimals:]}"
 
 
-class KlineFormatter:
-    """Formats one symbol's klines as REST rows and stream payloads."""
+def precise_text(value: int, decimals: int) -> str:
+    """``value * 10**-decimals`` with exactly ``decimals`` decimals, as USD-M futures sends
+    numbers (``(4300001, 2)`` → ``"43000.01"``, ``(7, 0)`` → ``"7"``)."""
+    if value < 0:
+        return "-" + precise_text(-value, decimals)
+    if decimals == 0:
+        return str(value)
+    digits = str(value).rjust(decimals + 1, "0")
+    return f"{digits[:-decimals]}.{digits[-decimals:]}"
 
-    def __init__(self, spec: SymbolSpec) -> None:
+
+class KlineFormatter:
+    """Formats one symbol's klines as REST rows and stream payloads.
+
+    Spot and USD-M futures klines have the same shape; only the number text differs
+    (``number``: :func:`decimal_text` for spot, :func:`precise_text` for futures).
+    """
+
+    def __init__(self, spec: SymbolSpec, number: NumberText = decimal_text) -> None:
         self._spec = spec
         self._px = spec.price_decimals
         self._qty = spec.qty_decimals
+        self._text = number
 
     def row(self, kline: Kline) -> list[Any]:
         """One ``/api/v3/klines`` row."""
         bar = kline.bar
         return [
             kline.open_time,
-            decimal_text(bar.open, self._px),
-            decimal_text(bar.high, self._px),
-            decimal_text(bar.low, self._px),
-            decimal_text(bar.close, self._px),
-            decimal_text(bar.volume, self._qty),
+            self._text(bar.open, self._px),
+            self._text(bar.high, self._px),
+            self._text(bar.low, self._px),
+            self._text(bar.close, self._px),
+            self._text(bar.volume, self._qty),
             kline.close_time,
-            decimal_text(kline.quote_volume_e8, PLACES),
+            self._text(kline.quote_volume_e8, PLACES),
             bar.trades,
-            decimal_text(kline.taker_buy_volume, self._qty),
-            decimal_text(kline.taker_buy_quote_e8, PLACES),
+            self._text(kline.taker_buy_volume, self._qty),
+            self._text(kline.taker_buy_quote_e8, PLACES),
             "0",
         ]
 
@@ -85,16 +103,16 @@ class KlineFormatter:
                 "i": kline.interval.code,
                 "f": bar.first_id,
                 "L": bar.last_id,
-                "o": decimal_text(bar.open, self._px),
-                "c": decimal_text(bar.close, self._px),
-                "h": decimal_text(bar.high, self._px),
-                "l": decimal_text(bar.low, self._px),
-                "v": decimal_text(bar.volume, self._qty),
+                "o": self._text(bar.open, self._px),
+                "c": self._text(bar.close, self._px),
+                "h": self._text(bar.high, self._px),
+                "l": self._text(bar.low, self._px),
+                "v": self._text(bar.volume, self._qty),
                 "n": bar.trades,
                 "x": final,
-                "q": decimal_text(kline.quote_volume_e8, PLACES),
-                "V": decimal_text(kline.taker_buy_volume, self._qty),
-                "Q": decimal_text(kline.taker_buy_quote_e8, PLACES),
+                "q": self._text(kline.quote_volume_e8, PLACES),
+                "V": self._text(kline.taker_buy_volume, self._qty),
+                "Q": self._text(kline.taker_buy_quote_e8, PLACES),
                 "B": "0",
             },
         }

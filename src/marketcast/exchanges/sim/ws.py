@@ -1,4 +1,5 @@
-"""Binance spot stream sockets: ``/ws``, ``/ws/<streams>``, ``/stream?streams=``.
+"""Binance stream sockets: spot ``/ws``, ``/ws/<streams>``, ``/stream?streams=``, and the
+same three under USD-M futures' routes ``/market`` and ``/public``.
 
 One :class:`SimConnection` per socket runs three tasks it owns: a reader (control
 requests, rate limit), a pusher (every tick it asks :func:`.streams.plan_push` which
@@ -16,6 +17,7 @@ import contextlib
 import logging
 import time
 from collections import deque
+from collections.abc import Awaitable, Callable
 from typing import Final
 
 import orjson
@@ -26,14 +28,16 @@ from marketcast.exchanges.sim.connfaults import ConnectionFaults, garbage_frames
 from marketcast.exchanges.sim.feeds import MarketFeed
 from marketcast.exchanges.sim.protocol import (
     KlineStream,
+    Market,
     SessionState,
     Stream,
     StreamRequestError,
     handle_control,
     parse_stream,
+    route_of,
 )
 from marketcast.exchanges.sim.rest import JsonResponse
-from marketcast.exchanges.sim.runtime import CloseRequest, SimRuntime
+from marketcast.exchanges.sim.runtime import CloseRequest, SimRuntime, Venue
 from marketcast.exchanges.sim.streams import (
     Cursor,
     PushPlan,
@@ -51,15 +55,33 @@ OUTBOX_LIMIT: Final = 10_000
 
 
 class SimConnection:
-    """One accepted stream socket and the tasks that serve it."""
+    """One accepted stream socket of ``venue`` on ``route`` and the tasks that serve it.
 
-    def __init__(self, runtime: SimRuntime, websocket: WebSocket, state: SessionState) -> None:
+    Streams whose route is not ``route`` are accepted and listed but never delivered,
+    as on Binance's routed futures endpoints.
+    """
+
+    def __init__(
+        self,
+        runtime: SimRuntime,
+        websocket: WebSocket,
+        state: SessionState,
+        place: tuple[Venue, str],
+    ) -> None:
         self.faults = ConnectionFaults()
+        self._venue, self._route = place
+        self.market = self._venue.market
         self._runtime = runtime
         self._ws = websocket
         self._state = SessionState()
         self._cursors: dict[KlineStream, Cursor] = {}
-        self._feed = MarketFeed(runtime.tape, runtime.books, runtime.market_formatters)
+        liquidations = (runtime.liquidations, runtime.futures_formatters)
+        self._feed = MarketFeed(
+            runtime.tape,
+            runtime.books,
+            self._venue.formatters,
+            liquidations if self.market == "usdm" else None,
+        )
         self._outbox: asyncio.Queue[tuple[float, str]] = asyncio.Queue()
         self._close: CloseRequest | None = None
         self._closing = asyncio.Event()
@@ -126,9 +148,9 @@ class SimConnection:
             if self._too_chatty(time.monotonic()):
                 self.request_close(CloseRequest(1008, "Too many messages"))
                 return
-            runtime = self._runtime
-            limit = runtime.config.max_streams_per_connection
-            outcome = handle_control(text, self._state, runtime.listed, limit)
+            venue = self._venue
+            limit = self._runtime.config.max_streams_per_connection
+            outcome = handle_control(text, self._state, venue.listed, limit, venue.market)
             self._follow(outcome.state)
             self._enqueue(orjson.dumps(outcome.reply).decode())
 
@@ -161,7 +183,7 @@ class SimConnection:
                 self._enqueue(text)
         truth = self._runtime.truth()
         for stream, cursor in list(self._cursors.items()):
-            cadence = cadence_for(stream.interval, config.push_interval_s)
+            cadence = cadence_for(stream.interval, self._venue.push_interval_s)
             now = (now_ms, real_s)
             plan = plan_push(cursor, stream.interval, now, cadence, config.max_catchup_finals)
             self._cursors[stream] = plan.cursor
@@ -170,7 +192,7 @@ class SimConnection:
             self._send_data(market_stream, payload)
 
     def _send_plan(self, truth: GroundTruth, stream: KlineStream, plan: PushPlan, now: int) -> None:
-        formatter = self._runtime.formatters[stream.symbol]
+        formatter = self._venue.klines[stream.symbol]
         for open_time in plan.finals:
             kline = truth.kline(stream.symbol, stream.interval, open_time, now)
             if kline is not None and not self.faults.take_skip_final():
@@ -197,40 +219,47 @@ class SimConnection:
 
     def _follow(self, state: SessionState) -> None:
         now, real = self._runtime.clock.now_ms(), time.monotonic()
+        routed = [s for s in state.streams if route_of(s, self.market) == self._route]
         self._cursors = {
             s: self._cursors.get(s) or start_cursor(s.interval, now, real)
-            for s in state.streams
+            for s in routed
             if isinstance(s, KlineStream)
         }
-        self._feed.follow(state.streams, now)
+        self._feed.follow(routed, now)
         self._state = state
 
     def _too_chatty(self, real_s: float) -> bool:
         self._received.append(real_s)
         while self._received and self._received[0] <= real_s - 1.0:
             self._received.popleft()
-        return len(self._received) > self._runtime.config.max_incoming_per_second
+        return len(self._received) > self._venue.max_incoming_per_second
 
 
-async def _stream_endpoint(websocket: WebSocket) -> None:
-    runtime: SimRuntime = websocket.app.state.sim
-    if runtime.down_now():
-        await _deny(websocket, 503, {"code": -1008, "msg": "Service Unavailable."})
-        return
-    try:
-        streams = _initial_streams(websocket, runtime)
-    except StreamRequestError as error:
-        await _deny(websocket, 400, {"code": error.error_code, "msg": error.msg})
-        return
-    await websocket.accept()
-    combined = websocket.url.path.startswith("/stream")
-    await SimConnection(runtime, websocket, SessionState(streams, combined)).run()
+def _stream_endpoint(market: Market, route: str) -> Callable[[WebSocket], Awaitable[None]]:
+    async def serve(websocket: WebSocket) -> None:
+        runtime: SimRuntime = websocket.app.state.sim
+        venue = runtime.venue(market)
+        if runtime.down_now():
+            await _deny(websocket, 503, {"code": -1008, "msg": "Service Unavailable."})
+            return
+        try:
+            streams = _initial_streams(websocket, runtime, venue)
+        except StreamRequestError as error:
+            await _deny(websocket, 400, {"code": error.error_code, "msg": error.msg})
+            return
+        await websocket.accept()
+        combined = websocket.url.path.removeprefix(route).startswith("/stream")
+        state = SessionState(streams, combined)
+        await SimConnection(runtime, websocket, state, (venue, route)).run()
+
+    return serve
 
 
-def _initial_streams(websocket: WebSocket, runtime: SimRuntime) -> tuple[Stream, ...]:
+def _initial_streams(websocket: WebSocket, runtime: SimRuntime, venue: Venue) -> tuple[Stream, ...]:
     raw = websocket.path_params.get("streams") or websocket.query_params.get("streams") or ""
     names = [name for name in raw.split("/") if name]
-    streams = tuple(dict.fromkeys(parse_stream(name, runtime.listed) for name in names))
+    parsed = (parse_stream(name, venue.listed, venue.market) for name in names)
+    streams = tuple(dict.fromkeys(parsed))
     limit = runtime.config.max_streams_per_connection
     if len(streams) > limit:
         raise StreamRequestError(2, f"Invalid request: too many streams, at most {limit}")
@@ -246,8 +275,19 @@ async def _deny(websocket: WebSocket, status: int, body: Json) -> None:
 
 
 def ws_routes() -> list[WebSocketRoute]:
-    return [
-        WebSocketRoute("/ws", _stream_endpoint),
-        WebSocketRoute("/ws/{streams:path}", _stream_endpoint),
-        WebSocketRoute("/stream", _stream_endpoint),
-    ]
+    """Spot at ``/ws``, ``/ws/<streams>`` and ``/stream``; USD-M futures under the routes
+    ``/market`` (klines, aggTrades, forceOrder) and ``/public`` (depth)."""
+    places: tuple[tuple[Market, str], ...] = (
+        ("spot", ""),
+        ("usdm", "/market"),
+        ("usdm", "/public"),
+    )
+    routes: list[WebSocketRoute] = []
+    for market, route in places:
+        serve = _stream_endpoint(market, route)
+        routes += [
+            WebSocketRoute(f"{route}/ws", serve),
+            WebSocketRoute(f"{route}/ws/{{streams:path}}", serve),
+            WebSocketRoute(f"{route}/stream", serve),
+        ]
+    return routes
