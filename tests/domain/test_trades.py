@@ -11,7 +11,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from marketcast.domain.trades import Trade, TradeTape, time_of_day, trade_payload
+from marketcast.domain.trades import (
+    Trade,
+    TradeTape,
+    proven_absent,
+    time_of_day,
+    trade_payload,
+)
 
 
 def make_trade(trade_id: int, *, buyer_is_maker: bool = False) -> Trade:
@@ -88,6 +94,69 @@ def test_gaps_older_than_the_capacity_window_are_not_worth_fetching() -> None:
     tape.fill(make_trade(i) for i in range(91, 100))
     assert tape.missing_ids() == []
     assert [t.id for t in tape.newest(3)] == [100, 99, 98]
+
+
+@pytest.mark.parametrize(
+    ("first", "last", "answer", "absent"),
+    [
+        # Asked from 1005, REST starts at 1010: 1005..1009 never existed.
+        (1005, 1009, [1010, 1011, 1012], [(1005, 1009)]),
+        # Answer starts inside the range and skips 13: only 10 and 13 are proven absent.
+        (10, 15, [11, 12, 14, 15], [(10, 10), (13, 13)]),
+        # Nothing from 7 on: REST may lag the stream, so nothing is proven yet.
+        (7, 9, [], []),
+        # The answer ends inside the range: past its end nothing is proven yet.
+        (10, 20, [10, 12], [(11, 11)]),
+        # Everything there: nothing absent.
+        (3, 5, [3, 4, 5, 6], []),
+    ],
+)
+def test_proven_absent_reads_only_what_a_from_id_answer_proves(
+    first: int, last: int, answer: list[int], absent: list[tuple[int, int]]
+) -> None:
+    assert proven_absent(first, last, answer) == absent
+
+
+def test_unfillable_ids_are_no_longer_missing() -> None:
+    # Holding 10, 20 with room for 100: 11..19 missing; 11..14 proven never to exist.
+    tape = TradeTape(100)
+    tape.add(make_trade(i) for i in (10, 20, 30))
+    tape.mark_unfillable(11, 14)
+    tape.mark_unfillable(13, 15)  # overlapping marks merge
+    assert tape.missing_ids() == [(16, 19), (21, 29)]
+    assert tape.unfillable_ids() == [(11, 15)]
+    tape.mark_unfillable(22, 22)
+    assert tape.missing_ids() == [(16, 19), (21, 21), (23, 29)]
+
+
+def test_unfillable_ranges_leave_with_the_window() -> None:
+    # Capacity 5: once newest is 20 the window is 16..20 and the mark at 11..12 is dropped.
+    tape = TradeTape(5)
+    tape.add(make_trade(i) for i in (10, 13))
+    tape.mark_unfillable(11, 12)
+    assert tape.missing_ids() == []
+    tape.add([make_trade(20)])
+    assert tape.unfillable_ids() == []
+    assert tape.missing_ids() == [(16, 19)]
+
+
+@given(
+    st.sets(st.integers(0, 200), min_size=1, max_size=60),
+    st.lists(st.tuples(st.integers(0, 200), st.integers(0, 10)), max_size=8),
+    st.integers(1, 50),
+)
+def test_missing_ids_are_the_gaps_minus_the_unfillable_ids(
+    ids: set[int], marks: list[tuple[int, int]], capacity: int
+) -> None:
+    tape = TradeTape(capacity)
+    tape.add(make_trade(i) for i in ids)
+    for start, length in marks:
+        tape.mark_unfillable(start, start + length)
+    unfillable = {i for start, length in marks for i in range(start, start + length + 1)}
+    held = sorted(t.id for t in tape.newest(capacity))
+    expected = [i for lo, hi in reference_gaps(held, capacity) for i in range(lo, hi + 1)]
+    got = [i for lo, hi in tape.missing_ids() for i in range(lo, hi + 1)]
+    assert got == [i for i in expected if i not in unfillable]
 
 
 def test_add_returns_only_new_trades_in_id_order() -> None:
