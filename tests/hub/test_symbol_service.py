@@ -166,6 +166,23 @@ async def test_no_tickers_ever_is_an_error_and_is_not_retried_per_request() -> N
     assert len(await symbols.all()) == 4
 
 
+async def test_one_symbol_is_described_from_its_listing_while_tickers_never_came() -> None:
+    # Books and tapes look their symbol up here: a dead ticker endpoint must not take
+    # them down with the symbol list.
+    feed, clock = TickerFeed(), FakeClock()
+    feed.failing = True
+    symbols = service(feed, clock)
+    btc = await symbols.get("BTCUSDT")
+    assert (btc.price_precision, btc.amount_precision) == (2, 5)
+    assert (btc.last_price, btc.volume_24h) == (None, Decimal(0))
+    assert btc.default_rounding in btc.rounding_options
+    with pytest.raises(ExchangeUnavailable):
+        await symbols.all()  # the list is ordered by volume: nothing to order by
+    feed.failing = False
+    clock.now += 30.0
+    assert (await symbols.get("BTCUSDT")).last_price == Decimal("67000.00")
+
+
 async def test_unknown_symbol_has_suggestions_and_costs_no_fetch() -> None:
     feed = TickerFeed()
     symbols = service(feed, FakeClock())

@@ -321,9 +321,23 @@ class Hub:
                 )
             self._on_demand[topic] = _OnDemand(last_used=self._clock())
             sync = self._add_worker(topic)
-            await self._upstream.add_topics([topic])
+            try:
+                await self._upstream.add_topics([topic])
+            except Exception:
+                # A topic the stream refuses (1s on USD-M) would otherwise stay with a
+                # worker retrying forever and a slot counted against the cap.
+                await self._drop_on_demand(topic)
+                raise
             log.info("on-demand topic %s started", topic)
             return sync
+
+    async def _drop_on_demand(self, topic: Topic) -> None:
+        """Forget ``topic``'s on-demand entry and stop its worker (caller holds the lock)."""
+        self._on_demand.pop(topic, None)
+        self._syncs.pop(topic, None)
+        worker = self._workers.pop(topic, None)
+        if worker is not None:
+            await self._owner.cancel(worker)
 
     async def _release_idle(self) -> None:
         while True:
@@ -349,11 +363,7 @@ class Hub:
             # while an earlier release in the same sweep was awaiting.
             if not self._idle(topic):
                 return
-            self._on_demand.pop(topic, None)
-            self._syncs.pop(topic, None)
-            worker = self._workers.pop(topic, None)
-            if worker is not None:
-                await self._owner.cancel(worker)
+            await self._drop_on_demand(topic)
             await self._upstream.remove_topics([topic])
             await self.store.forget(topic)
             log.info("on-demand topic %s released after idling", topic)

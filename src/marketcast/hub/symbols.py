@@ -95,16 +95,23 @@ class SymbolService:
     async def get(self, symbol: str) -> SymbolMeta:
         """One listed symbol, whatever its status; ``btc/usdt`` finds ``BTCUSDT``.
 
+        Without any 24 h tickers (the exchange never answered that call) the symbol is
+        described from its listing alone: no price, no volume, tick-based rounding. Books,
+        tapes and charts need the filters, not the volume, and must not go dark with it.
+
         Raises:
             UnknownSymbol: not listed; with suggestions. Checked before any fetch.
-            NotReady, ExchangeError: as :meth:`all`.
+            NotReady: as :meth:`all`.
         """
         catalog = self._loaded_catalog()
         wanted = normalize_symbol(symbol)
         if wanted not in catalog:
             raise UnknownSymbol(symbol, suggest_symbols(symbol, catalog.keys()))
-        listing = (await self._current()).get(wanted)
-        meta = None if listing is None else self._meta(listing)
+        try:
+            listing = (await self._current()).get(wanted)
+            meta = None if listing is None else self._meta(listing)
+        except ExchangeError:
+            meta = self._listing_only(catalog[wanted])
         if meta is None:
             raise ExchangeProtocolError(f"exchange info for {wanted} has no usable filters")
         return meta
@@ -149,6 +156,13 @@ class SymbolService:
             log.warning("symbol %s left out of the symbol list: %s", listing.symbol, error)
         self._metas[listing.symbol] = meta
         return meta
+
+    @staticmethod
+    def _listing_only(listing: SymbolInfo) -> SymbolMeta | None:
+        try:
+            return build_symbol_meta(listing, None)
+        except ValueError:
+            return None
 
     def _loaded_catalog(self) -> Mapping[str, SymbolInfo]:
         catalog = self._catalog()

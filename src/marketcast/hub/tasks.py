@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Coroutine
 from typing import Any
+
+from marketcast.resources import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -30,12 +31,12 @@ class TaskOwner:
 
     async def cancel(self, task: asyncio.Task[Any]) -> None:
         """Cancel and await ``task``; a crash it already had was logged by ``_finished``."""
-        task.cancel()
-        with contextlib.suppress(Exception, asyncio.CancelledError):
-            await task
+        await cancel_and_wait(task)
 
     async def aclose(self) -> None:
         tasks = list(self._tasks)
         for task in tasks:
+            # At once, before any await: should this close itself be cancelled while
+            # waiting, every owned task has still been told to stop.
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*(cancel_and_wait(task) for task in tasks))
