@@ -103,6 +103,24 @@ async def wait_for_closed(
 
 
 # -- REST ----------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/candles/BTCUSDT/1m?limit=1_0",
+        "/candles/BTCUSDT/1m?since=-5",
+        "/trades/BTCUSDT?since=-1",
+        "/liquidations/BTCUSDT?timeframe=5m&end_time=-5",
+        "/liquidations/BTCUSDT?timeframe=5m&start_time=1714521600&end_time=1714521600",
+        "/liquidations/BTCUSDT?timeframe=5m&start_time=1714525200&end_time=1714521600",
+    ],
+)
+async def test_loose_numbers_and_empty_time_ranges_are_a_400(
+    client: httpx.AsyncClient, path: str
+) -> None:
+    response = await client.get(path)
+    assert response.status_code == 400, response.text
+
+
 async def test_ready_reports_a_complete_bootstrap(client: httpx.AsyncClient) -> None:
     response = await client.get("/ready")
     assert response.status_code == 200
@@ -195,7 +213,7 @@ async def test_unsubscribe_stops_that_topic_only(hub: Running) -> None:
         ("not json", "malformed", None),
         ('{"op":"dance"}', "unknown_op", None),
         (subscribe("BTCUSDT", channel="news"), "unknown_channel", None),
-        (subscribe("BTCUSDT", channel="trades"), "unsupported_channel", None),
+        (subscribe("BTCUSDT", channel="orderbook", rounding="x"), "invalid_rounding", None),
         (subscribe("BTCUSDT", "1D"), "invalid_interval", ("valid_intervals", "1m")),
         (subscribe("BTCXUSDT"), "unknown_symbol", ("suggestions", "BTCUSDT")),
         (subscribe("BTCUSDT", limit=0), "invalid_limit", ("message", f"1..{BUFFER}")),
@@ -207,7 +225,7 @@ async def test_unsubscribe_stops_that_topic_only(hub: Running) -> None:
         "not-json",
         "unknown-op",
         "unknown-channel",
-        "trades",
+        "bad-rounding",
         "bad-interval",
         "unknown-symbol",
         "limit-0",

@@ -102,3 +102,17 @@ async def test_one_symbol_and_unknown_symbol_envelope() -> None:
         assert error["status_code"] == 404
         assert "BTCUSDT" in error["detail"]
         assert error["suggestions"][0] == "BTCUSDT"
+
+
+async def test_unknown_routes_and_wrong_methods_keep_the_envelope() -> None:
+    async with orderfox_hub() as (_, client):
+        await symbols_when_ready(client)
+        missing = await client.get("/api/v1/nonexistent")
+        assert (missing.status_code, missing.json()) == (
+            404,
+            {"detail": "Not Found", "status_code": 404},
+        )
+        wrong = await client.post("/api/v1/symbols")
+        assert wrong.status_code == 405
+        assert wrong.json() == {"detail": "Method Not Allowed", "status_code": 405}
+        assert "GET" in wrong.headers["allow"]

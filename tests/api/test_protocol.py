@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+from typing import Any
+
+import orjson
 import pytest
 
+from marketcast.api.feed_params import chosen_rounding, trades_after
 from marketcast.api.params import parse_hours, parse_limit, parse_time
 from marketcast.api.protocol import (
+    BookSubscribe,
+    FeedUnsubscribe,
+    LiquidationSubscribe,
     Ping,
     ProtocolError,
     Subscribe,
+    TradeSubscribe,
     Unsubscribe,
     parse_client_message,
+    parse_rounding,
 )
 from marketcast.domain.intervals import Interval
+from marketcast.domain.market import SymbolMeta
+from marketcast.domain.trades import Trade
 from marketcast.errors import InvalidInterval, InvalidLimit, InvalidRequest
 
 
@@ -44,12 +56,80 @@ def test_ping_and_unsubscribe() -> None:
         ('{"op":"subscribe","symbol":""}', "invalid_symbol"),
         ('{"op":"subscribe","symbol":"BTCUSDT","since":"yesterday"}', "malformed"),
         ('{"op":"subscribe","symbol":"BTCUSDT","limit":true}', "malformed"),
+        ('{"op":"subscribe","channel":"trades","symbol":"BTCUSDT","since":"7"}', "malformed"),
+        ('{"op":"subscribe","channel":"trades","symbol":"BTCUSDT","limit":2.5}', "malformed"),
+        ('{"op":"subscribe","channel":"orderbook","symbol":"BTCUSDT","limit":"5"}', "malformed"),
+        (
+            '{"op":"subscribe","channel":"orderbook","symbol":"X","rounding":"a"}',
+            "invalid_rounding",
+        ),
+        ('{"op":"subscribe","channel":"orderbook","symbol":"X","rounding":0}', "invalid_rounding"),
+        (
+            '{"op":"subscribe","channel":"orderbook","symbol":"X","rounding":"-1"}',
+            "invalid_rounding",
+        ),
+        (
+            '{"op":"subscribe","channel":"orderbook","symbol":"X","rounding":"NaN"}',
+            "invalid_rounding",
+        ),
+        ('{"op":"subscribe","channel":"orderbook","symbol":"X","rounding":[1]}', "malformed"),
+        ('{"op":"subscribe","channel":"orderbook","symbol":"X","rounding":true}', "malformed"),
+        ('{"op":"subscribe","channel":"liquidations","symbol":"X","timeframe":5}', "malformed"),
+        ('{"op":"unsubscribe","channel":"trades"}', "invalid_symbol"),
     ],
 )
 def test_malformed_messages_get_a_coded_error(raw: str, code: str) -> None:
     with pytest.raises(ProtocolError) as caught:
         parse_client_message(raw)
     assert caught.value.code == code
+
+
+def feed(op: str, channel: str, **fields: Any) -> str:
+    return orjson.dumps({"op": op, "channel": channel, "symbol": "btc/usdt"} | fields).decode()
+
+
+def test_feed_subscriptions_carry_their_params_and_the_symbol_as_typed() -> None:
+    assert parse_client_message(feed("subscribe", "orderbook")) == BookSubscribe("btc/usdt")
+    assert parse_client_message(
+        feed("subscribe", "orderbook", limit=10, rounding="0.10")
+    ) == BookSubscribe("btc/usdt", 10, Decimal("0.1"))
+    assert parse_client_message(
+        feed("subscribe", "trades", limit=5, since=3_055_171)
+    ) == TradeSubscribe("btc/usdt", 5, 3_055_171)
+    assert parse_client_message(
+        feed("subscribe", "liquidations", timeframe="4h")
+    ) == LiquidationSubscribe("btc/usdt", None, Interval.parse("4h"))
+
+
+def test_trades_since_is_a_trade_id_not_a_time() -> None:
+    # Candles read a small since as seconds; a trade id must never be scaled.
+    message = parse_client_message(feed("subscribe", "trades", since=12))
+    assert message == TradeSubscribe("btc/usdt", None, 12)
+
+
+@pytest.mark.parametrize("channel", ["trades", "orderbook", "liquidations"])
+def test_feed_unsubscribe_needs_no_interval(channel: str) -> None:
+    assert parse_client_message(feed("unsubscribe", channel, interval="1D")) == FeedUnsubscribe(
+        channel,  # type: ignore[arg-type]
+        "btc/usdt",
+    )
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [("0.1", "0.1"), (0.1, "0.1"), (10, "10"), ("1e1", "10"), (0.0001, "0.0001"), ("", None)],
+)
+def test_rounding_is_read_as_the_exact_decimal_the_client_meant(
+    given: object, expected: str | None
+) -> None:
+    rounding = parse_rounding(given)
+    assert rounding == (None if expected is None else Decimal(expected))
+
+
+def test_liquidation_timeframe_lists_the_valid_ones() -> None:
+    with pytest.raises(InvalidInterval) as caught:
+        parse_client_message(feed("subscribe", "liquidations", timeframe="3m"))
+    assert caught.value.valid == ("1m", "5m", "15m", "30m", "1h", "4h", "1d")
 
 
 def test_bad_interval_lists_valid_ones() -> None:
@@ -74,3 +154,40 @@ def test_time_and_hours() -> None:
     assert parse_hours("12", default=1, maximum=48) == 12
     with pytest.raises(InvalidRequest, match="hours"):
         parse_hours("0", default=1, maximum=48)
+
+
+def _trade(trade_id: int) -> Trade:
+    return Trade(trade_id, Decimal(60000), Decimal("0.015"), False, 1_700_000_000_000 + trade_id)
+
+
+def _ids_after(since: int | None, limit: int) -> tuple[list[int], bool]:
+    held = [_trade(i) for i in range(20, 9, -1)]  # ids 20..10, newest first
+    trades, reset = trades_after(held, since, limit)
+    return [t.id for t in trades], reset
+
+
+def test_trades_after_continues_from_since_or_resets_when_the_tape_lost_it() -> None:
+    assert _ids_after(None, 3) == ([18, 19, 20], False)
+    assert _ids_after(17, 3) == ([18, 19, 20], False)
+    # 10 follows 9: the client's copy stays continuous, so everything after it comes.
+    assert _ids_after(9, 3) == (list(range(10, 21)), False)
+    # 9 is no longer held: the client's copy would have a hole, so it starts over.
+    assert _ids_after(8, 3) == ([18, 19, 20], True)
+    assert _ids_after(20, 3) == ([], False)
+    assert trades_after([], 5, 3) == ([], False)
+
+
+def test_rounding_must_be_one_of_the_symbols_options() -> None:
+    meta = _meta_like(options=(Decimal("0.01"), Decimal("0.1"), Decimal("1")), default="0.1")
+    assert chosen_rounding(meta, None) == Decimal("0.1")
+    assert chosen_rounding(meta, Decimal("1.00")) == Decimal("1")
+    with pytest.raises(ProtocolError, match=r"0\.01, 0\.1, 1") as caught:
+        chosen_rounding(meta, Decimal("0.5"))
+    assert caught.value.code == "invalid_rounding"
+
+
+def _meta_like(options: tuple[Decimal, ...], default: str) -> SymbolMeta:
+    return SymbolMeta(
+        "BTCUSDT", "BTCUSDT", "BTC", "USDT", "BTC/USDT", Decimal("0.01"), Decimal("0.001"), 2, 3,
+        Decimal(0), "0.00", options, Decimal(default), None, None,
+    )  # fmt: skip

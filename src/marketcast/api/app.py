@@ -9,8 +9,19 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from marketcast.api import indicators, orderfox, rest, ws_native, ws_smarttrade
+from marketcast.api import (
+    indicators,
+    orderfox,
+    orderfox_book,
+    orderfox_candles,
+    orderfox_liquidations,
+    orderfox_trades,
+    rest,
+    ws_native,
+    ws_smarttrade,
+)
 from marketcast.api.access import is_allowed
 from marketcast.api.errors import http_body, http_status
 from marketcast.api.state import AppState
@@ -23,8 +34,15 @@ def create_app(settings: Settings, *, simulated: bool = False) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with Node(settings, simulated=simulated) as node:
+            feeds = node.feeds
             app.state.marketcast = AppState(
-                settings, node.hub, node.upstream_health, symbols=node.symbols
+                settings,
+                node.hub,
+                node.upstream_health,
+                symbols=node.symbols,
+                books=feeds.books if feeds else None,
+                trades=feeds.trades if feeds else None,
+                liquidations=feeds.liquidations if feeds else None,
             )
             yield
 
@@ -52,6 +70,18 @@ def create_app(settings: Settings, *, simulated: bool = False) -> FastAPI:
         assert isinstance(error, MarketcastError)
         return JSONResponse(http_body(error), status_code=http_status(error))
 
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: Exception) -> Response:
+        # Unknown routes and wrong methods too: OrderFox clients read ``status_code``.
+        assert isinstance(error, StarletteHTTPException)
+        body = {"detail": error.detail, "status_code": error.status_code}
+        return JSONResponse(body, status_code=error.status_code, headers=error.headers)
+
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, error: Exception) -> Response:
+        body = {"detail": "internal error", "status_code": 500, "code": "internal"}
+        return JSONResponse(body, status_code=500)
+
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, error: Exception) -> Response:
         assert isinstance(error, RequestValidationError)
@@ -66,6 +96,10 @@ def create_app(settings: Settings, *, simulated: bool = False) -> FastAPI:
     app.include_router(rest.router)
     app.include_router(indicators.router)
     app.include_router(orderfox.router)
+    app.include_router(orderfox_candles.router)
+    app.include_router(orderfox_book.router)
+    app.include_router(orderfox_trades.router)
+    app.include_router(orderfox_liquidations.router)
     app.include_router(ws_native.router)
     # SmartTrade's /ws/candles* routes must be matched before its /ws/{symbol}.
     app.include_router(ws_smarttrade.router)

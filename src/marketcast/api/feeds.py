@@ -1,7 +1,9 @@
 """Attaching a client session to a candle topic without a gap or a duplicate.
 
 Order matters (SPEC 3.2): subscribe on the bus first, then read the snapshot, then send
-the snapshot followed by held updates at or after its last candle.
+the snapshot followed by held updates at or after its last candle. Before that, every
+candle route waits in :func:`candle_topic_ready`, which refuses what the node's market
+cannot serve.
 """
 
 from __future__ import annotations
@@ -9,11 +11,25 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from marketcast.api.session import ClientSession
+from marketcast.api.state import AppState
 from marketcast.domain.candles import Candle
 from marketcast.domain.topics import Topic
+from marketcast.exchanges.binance.markets import MARKETS
+from marketcast.exchanges.binance.routing import check_kline_interval
 from marketcast.hub.bus import Encoder, Published
 from marketcast.hub.gate import SnapshotGate
 from marketcast.hub.hub import Hub
+
+
+async def candle_topic_ready(state: AppState, topic: Topic) -> None:
+    """Return once ``topic`` can be served, as :meth:`Hub.topic_ready` does.
+
+    Every candle route waits here: an interval the node's market has no klines of
+    (``1s`` on USD-M) is refused with :class:`~marketcast.errors.InvalidInterval` before
+    the hub could start a topic that would never become ready.
+    """
+    check_kline_interval(MARKETS[state.settings.market], topic.interval)
+    await state.hub.topic_ready(topic)
 
 
 async def attach(
@@ -29,6 +45,8 @@ async def attach(
 
     ``read_snapshot`` returns the candles to send first;
     ``send_snapshot`` queues them in the contract's shape (it may send nothing).
+    If either fails (the store is down, the client left), the bus subscription is
+    undone before the error propagates: nobody else holds its detach function.
     """
 
     def forward(event: Published) -> None:
@@ -41,7 +59,12 @@ async def attach(
 
     gate: SnapshotGate[Published] = SnapshotGate(forward, lambda e: e.candle.open_time)
     detach = session.on_close(hub.bus.subscribe(topic, gate.offer))
-    candles = await read_snapshot()
-    send_snapshot(candles)
+    try:
+        candles = await read_snapshot()
+        send_snapshot(candles)
+    except BaseException:
+        # A gate that never opens would hold every push and pin the topic for good.
+        detach()
+        raise
     gate.open(candles[-1].open_time if candles else None)
     return detach

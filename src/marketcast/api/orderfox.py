@@ -3,20 +3,25 @@
 Errors on these routes are ``{"detail", "status_code"}`` (FastAPI's shape plus the
 status, as OrderFox's frontend reads it), with ``suggestions`` for an unknown symbol.
 The symbol service is reached through :func:`symbol_service`, a FastAPI dependency
-(tests may override it).
+(tests may override it); the chart and order-book routes read one symbol's metadata
+through :func:`symbol_meta`, which still answers when tickers cannot be fetched.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
 from marketcast.api.errors import error_details, http_status
-from marketcast.api.state import app_state
-from marketcast.errors import MarketcastError, NotReady
+from marketcast.api.state import AppState, app_state
+from marketcast.domain.market import SymbolMeta, build_symbol_meta
+from marketcast.errors import ExchangeError, ExchangeProtocolError, MarketcastError, NotReady
 from marketcast.hub.symbols import SymbolService
+
+log = logging.getLogger(__name__)
 
 PREFIX = "/api/v1"
 STALE_HEADER = "X-Marketcast-Tickers-Stale"
@@ -39,6 +44,28 @@ def symbol_service(request: Request) -> SymbolService:
     if service is None:
         raise NotReady("the symbol service is not running on this node")
     return service
+
+
+async def symbol_meta(state: AppState, symbol: str) -> SymbolMeta:
+    """``symbol``'s metadata (``symbol`` is an exchange id the hub resolved).
+
+    From the symbol service when it can answer; otherwise from the listing alone (no
+    24 h ticker): the price format and the tick as the only rounding option still come
+    from the exchange's filters, so a chart or a book is not refused because the ticker
+    endpoint is down.
+    """
+    if state.symbols is not None:
+        try:
+            return await state.symbols.get(symbol)
+        except ExchangeError as error:
+            log.warning("symbol %s served without its 24h ticker: %s", symbol, error)
+    listing = state.hub.listed.get(symbol)
+    if listing is None:
+        raise NotReady("exchange info not loaded yet (is the exchange reachable?); retry")
+    try:
+        return build_symbol_meta(listing, None)
+    except ValueError as error:
+        raise ExchangeProtocolError(str(error)) from None
 
 
 Symbols = Annotated[SymbolService, Depends(symbol_service)]

@@ -6,37 +6,42 @@ from marketcast.api.protocol import epoch_ms
 from marketcast.errors import InvalidLimit, InvalidRequest
 
 
+def natural(raw: str) -> int | None:
+    """``raw`` as a non-negative integer if it is plain ASCII digits, else ``None``.
+
+    ``int()`` alone is too lenient for a query: it takes ``1_0``, ``+5``, `` 7 `` and
+    non-ASCII digits, and a minus sign makes no sense for a count, an epoch or an id.
+    """
+    return int(raw) if raw.isascii() and raw.isdigit() else None
+
+
 def parse_limit(raw: str | None, *, default: int, maximum: int) -> int:
     """``limit`` must be an integer in 1..``maximum`` (the buffer size)."""
     if raw is None or raw == "":
         return min(default, maximum)
-    try:
-        value = int(raw)
-    except ValueError:
-        raise InvalidLimit(raw, maximum) from None
+    value = natural(raw)
+    if value is None:
+        raise InvalidLimit(raw, maximum)
     if not 1 <= value <= maximum:
         raise InvalidLimit(value, maximum)
     return value
 
 
 def parse_time(raw: str | None, name: str) -> int | None:
-    """An epoch in seconds or milliseconds; returns milliseconds."""
+    """An epoch in seconds or milliseconds (digits only); returns milliseconds."""
     if raw is None or raw == "":
         return None
-    try:
-        return epoch_ms(int(raw))
-    except ValueError:
-        message = f"{name} must be an integer epoch (seconds or ms), got {raw!r}"
-        raise InvalidRequest(message) from None
+    value = natural(raw)
+    if value is None:
+        message = f"{name} must be a non-negative integer epoch (seconds or ms), got {raw!r}"
+        raise InvalidRequest(message)
+    return epoch_ms(value)
 
 
 def parse_hours(raw: str | None, *, default: int, maximum: int) -> int:
     if raw is None or raw == "":
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
+    value = natural(raw) or 0
     if not 1 <= value <= maximum:
         raise InvalidRequest(f"hours must be an integer in 1..{maximum}, got {raw!r}")
     return value

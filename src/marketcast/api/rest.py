@@ -1,4 +1,12 @@
-"""REST routes: native (SPEC 4) and SmartTrade's (SPEC 6), all reading the one store."""
+"""REST routes: native (SPEC 4) and SmartTrade's (SPEC 6), all reading the one store.
+
+The order book, trades and liquidations routes return the body of the matching ``/ws``
+snapshot (shapes in :mod:`marketcast.api.feed_formats`, rules in
+:mod:`marketcast.api.native_feeds`): ``GET /orderbook/{symbol}?limit=&rounding=``,
+``GET /trades/{symbol}?limit=&since=`` (``since``: a trade id), ``GET
+/liquidations/{symbol}?limit=&timeframe=&start_time=&end_time=`` (buckets only with a
+``timeframe``; times in seconds or ms, default everything held).
+"""
 
 from __future__ import annotations
 
@@ -7,12 +15,23 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
+from marketcast.api.feed_params import (
+    ALL_TIME,
+    DEFAULT_BOOK_LIMIT,
+    DEFAULT_LIQUIDATIONS_LIMIT,
+    DEFAULT_TRADES_LIMIT,
+)
+from marketcast.api.feeds import candle_topic_ready
 from marketcast.api.formats import candle_native, candle_smarttrade_ms
-from marketcast.api.params import parse_hours, parse_limit, parse_time
+from marketcast.api.native_feeds import read_book, read_liquidations, read_trades
+from marketcast.api.params import natural, parse_hours, parse_limit, parse_time
+from marketcast.api.protocol import parse_rounding
 from marketcast.api.state import AppState, app_state
 from marketcast.api.status import health, streaming_status
 from marketcast.domain.intervals import HOUR_MS, Interval
+from marketcast.domain.liquidations import parse_timeframe
 from marketcast.domain.topics import Topic
+from marketcast.errors import InvalidRequest
 
 router = APIRouter()
 
@@ -23,7 +42,7 @@ def _json(body: Any, status: int = 200) -> Response:
 
 async def _topic(state: AppState, symbol: str, interval: str) -> Topic:
     topic = Topic(state.hub.resolve_symbol(symbol), Interval.parse(interval))
-    await state.hub.topic_ready(topic)
+    await candle_topic_ready(state, topic)
     return topic
 
 
@@ -93,3 +112,49 @@ async def get_historical(request: Request, symbol: str) -> Response:
 @router.get("/streaming/status")
 async def get_streaming_status(request: Request) -> Response:
     return _json(await streaming_status(app_state(request)))
+
+
+@router.get("/orderbook/{symbol}")
+async def get_orderbook(request: Request, symbol: str) -> Response:
+    state = app_state(request)
+    query = request.query_params
+    maximum = state.settings.max_orderbook_limit
+    limit = parse_limit(query.get("limit"), default=DEFAULT_BOOK_LIMIT, maximum=maximum)
+    rounding = parse_rounding(query.get("rounding"))
+    return _json(await read_book(state, state.hub.resolve_symbol(symbol), limit, rounding))
+
+
+@router.get("/trades/{symbol}")
+async def get_trades(request: Request, symbol: str) -> Response:
+    state = app_state(request)
+    query = request.query_params
+    maximum = state.settings.trade_history
+    limit = parse_limit(query.get("limit"), default=DEFAULT_TRADES_LIMIT, maximum=maximum)
+    since = _trade_id(query.get("since"))
+    return _json(await read_trades(state, state.hub.resolve_symbol(symbol), limit, since))
+
+
+@router.get("/liquidations/{symbol}")
+async def get_liquidations(request: Request, symbol: str) -> Response:
+    state = app_state(request)
+    query = request.query_params
+    maximum = state.settings.liquidation_history
+    limit = parse_limit(query.get("limit"), default=DEFAULT_LIQUIDATIONS_LIMIT, maximum=maximum)
+    volume = None
+    if timeframe := query.get("timeframe"):
+        start = parse_time(query.get("start_time"), "start_time")
+        end = parse_time(query.get("end_time"), "end_time")
+        start_ms, end_ms = start or 0, ALL_TIME[1] if end is None else end
+        if start_ms >= end_ms:
+            raise InvalidRequest(f"start_time must be before end_time ({start_ms} >= {end_ms})")
+        volume = (parse_timeframe(timeframe), start_ms, end_ms)
+    body = await read_liquidations(state, state.hub.resolve_symbol(symbol), limit, volume)
+    return _json(body)
+
+
+def _trade_id(raw: str | None) -> int | None:
+    if raw is None or raw == "":
+        return None
+    if (value := natural(raw)) is None:
+        raise InvalidRequest(f"since must be a non-negative integer trade id, got {raw!r}")
+    return value

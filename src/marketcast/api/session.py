@@ -22,13 +22,24 @@ log = logging.getLogger(__name__)
 
 SLOW_CONSUMER = 4008
 _BATCH = 256
+# A slow consumer that starts reading again within this still gets its 4008 close (and
+# the reason: resume with since); after it the socket is dropped.
 _CLOSE_DEADLINE_S = 30.0
+# Sockets whose every update replaces the queued one (order books, trade windows) never
+# overflow the queue, so a client that stopped reading is found by time instead.
+DEFAULT_SEND_DEADLINE_S = 15.0
 _ids = itertools.count(1)
 
 
 class ClientSession:
-    def __init__(self, websocket: WebSocket, queue_limit: int) -> None:
+    def __init__(
+        self,
+        websocket: WebSocket,
+        queue_limit: int,
+        send_deadline_s: float = DEFAULT_SEND_DEADLINE_S,
+    ) -> None:
         self.websocket = websocket
+        self.send_deadline_s = send_deadline_s
         self.id = next(_ids)
         self.buffer = OutboundBuffer(queue_limit)
         self._wake = asyncio.Event()
@@ -78,7 +89,13 @@ class ClientSession:
         """Send what is queued; a slow consumer's backlog is abandoned at once."""
         while self.close_code != SLOW_CONSUMER and (batch := self.buffer.pop_batch(_BATCH)):
             for text in batch:
-                await self.websocket.send_text(text)
+                try:
+                    async with asyncio.timeout(self.send_deadline_s):
+                        await self.websocket.send_text(text)
+                except TimeoutError:
+                    log.warning("client stopped reading, closing", extra={"conn": self.id})
+                    self.shutdown(SLOW_CONSUMER)
+                    return
 
     def _closing(self) -> bool:
         return self.close_code is not None

@@ -9,6 +9,7 @@ from typing import Any
 from starlette.requests import HTTPConnection
 
 from marketcast.config import Settings
+from marketcast.hub.feed_ports import BookFeed, LiquidationFeed, TradeFeed
 from marketcast.hub.hub import Hub
 from marketcast.hub.symbols import SymbolService
 
@@ -21,6 +22,10 @@ class AppState:
     upstream: Callable[[], dict[str, Any]] = field(default=dict)
     # The OrderFox symbol service (exchange info + 24 h tickers), when the node has one.
     symbols: SymbolService | None = None
+    # Order books, trade tapes and liquidations (issue 4), when the node runs them.
+    books: BookFeed | None = None
+    trades: TradeFeed | None = None
+    liquidations: LiquidationFeed | None = None
 
 
 def app_state(connection: HTTPConnection) -> AppState:

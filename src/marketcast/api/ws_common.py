@@ -31,7 +31,9 @@ async def open_session(websocket: WebSocket) -> tuple[AppState, ClientSession] |
         await websocket.close(CLOSE_POLICY, "missing or invalid token")
         return None
     await websocket.accept()
-    return state, ClientSession(websocket, state.settings.client_queue_limit)
+    return state, ClientSession(
+        websocket, state.settings.client_queue_limit, state.settings.client_send_timeout_s
+    )
 
 
 def send_error(session: ClientSession, error: MarketcastError, **extra: object) -> None:

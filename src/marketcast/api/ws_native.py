@@ -1,4 +1,11 @@
-"""``WS /ws``: the native multiplexed protocol (see :mod:`marketcast.api.protocol`)."""
+"""``WS /ws``: the native multiplexed protocol (see :mod:`marketcast.api.protocol`).
+
+One connection holds any mix of subscriptions, at most
+``max_subscriptions_per_connection`` in all: candles and indicators per (symbol,
+interval), order books, trades and liquidations per symbol
+(:mod:`marketcast.api.native_feeds`). Subscribing again to what is already held replaces
+it: a resume for candles, new parameters for an order book, with no reconnect.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +13,25 @@ from collections.abc import Callable
 
 from fastapi import APIRouter, WebSocket
 
-from marketcast.api.feeds import attach
+from marketcast.api.feeds import attach, candle_topic_ready
 from marketcast.api.formats import candle_native, dumps, encode_native
 from marketcast.api.indicators import subscribe_indicators
-from marketcast.api.protocol import Ping, Subscribe, Unsubscribe, parse_client_message
+from marketcast.api.native_feeds import (
+    subscribe_book,
+    subscribe_liquidations,
+    subscribe_trades,
+)
+from marketcast.api.protocol import (
+    BookSubscribe,
+    FeedSubscribe,
+    FeedUnsubscribe,
+    LiquidationSubscribe,
+    Ping,
+    Subscribe,
+    TradeSubscribe,
+    Unsubscribe,
+    parse_client_message,
+)
 from marketcast.api.session import ClientSession
 from marketcast.api.state import AppState
 from marketcast.api.ws_common import open_session, reader
@@ -28,18 +50,29 @@ async def native_ws(websocket: WebSocket) -> None:
     state, session = opened
     subscriptions: dict[Topic, Callable[[], None]] = {}
     watching: dict[Topic, Callable[[], None]] = {}
+    feeds: dict[tuple[str, str], Callable[[], None]] = {}
 
     async def handle(session: ClientSession, raw: str) -> None:
         message = parse_client_message(raw)
         if isinstance(message, Ping):
             session.send('{"type":"pong"}')
+        elif isinstance(message, FeedUnsubscribe):
+            key = (message.channel, state.hub.resolve_symbol(message.symbol))
+            if (detach := feeds.pop(key, None)) is not None:
+                detach()
+            session.send(dumps({"type": "unsubscribed", "channel": key[0], "symbol": key[1]}))
+        elif isinstance(message, BookSubscribe | TradeSubscribe | LiquidationSubscribe):
+            others = len(subscriptions) + len(watching)
+            await _subscribe_feed(state, session, feeds, message, others=others)
         elif isinstance(message, Subscribe) and message.channel == "indicators":
             topic = Topic(state.hub.resolve_symbol(message.symbol), message.interval)
             if (previous := watching.pop(topic, None)) is not None:
                 previous()
+            _check_cap(state, len(subscriptions) + len(watching) + len(feeds))
             watching[topic] = await subscribe_indicators(state, session, message)
         elif isinstance(message, Subscribe):
-            await _subscribe(state, session, subscriptions, message, others=len(watching))
+            others = len(watching) + len(feeds)
+            await _subscribe(state, session, subscriptions, message, others=others)
         elif isinstance(message, Unsubscribe):
             topic = Topic(state.hub.resolve_symbol(message.symbol), message.interval)
             held = watching if message.channel == "indicators" else subscriptions
@@ -69,17 +102,9 @@ async def _subscribe(
     if message.limit is not None and not 1 <= message.limit <= capacity:
         raise InvalidLimit(message.limit, capacity)
     topic = Topic(hub.resolve_symbol(message.symbol), message.interval)
-    if topic not in subscriptions and len(subscriptions) + others >= (
-        state.settings.max_subscriptions_per_connection
-    ):
-        raise CapacityExceeded(
-            f"at most {state.settings.max_subscriptions_per_connection} subscriptions "
-            "per connection"
-        )
-    await hub.topic_ready(topic)
-    previous = subscriptions.pop(topic, None)
-    if previous is not None:
-        previous()  # a repeated subscribe is a resume: replace, don't double-deliver
+    if topic not in subscriptions:
+        _check_cap(state, len(subscriptions) + others)
+    await candle_topic_ready(state, topic)
     reset = False
 
     async def read_snapshot() -> list[Candle]:
@@ -102,7 +127,7 @@ async def _subscribe(
         }
         session.send(dumps(body))
 
-    subscriptions[topic] = await attach(
+    detach = await attach(
         session,
         hub,
         topic,
@@ -110,3 +135,41 @@ async def _subscribe(
         read_snapshot=read_snapshot,
         send_snapshot=send_snapshot,
     )
+    # A repeated subscribe is a resume: the old subscription stops only now that the new
+    # snapshot is queued, so a refused or failed resume leaves the client what it held.
+    if (previous := subscriptions.pop(topic, None)) is not None:
+        previous()
+    subscriptions[topic] = detach
+
+
+def _check_cap(state: AppState, held: int) -> None:
+    """Refuse one more subscription when ``held`` already reach the per-connection cap."""
+    cap = state.settings.max_subscriptions_per_connection
+    if held >= cap:
+        raise CapacityExceeded(f"at most {cap} subscriptions per connection")
+
+
+async def _subscribe_feed(
+    state: AppState,
+    session: ClientSession,
+    feeds: dict[tuple[str, str], Callable[[], None]],
+    message: FeedSubscribe,
+    *,
+    others: int,
+) -> None:
+    key = (message.channel, state.hub.resolve_symbol(message.symbol))
+    if key not in feeds:
+        _check_cap(state, len(feeds) + others)
+    symbol = key[1]
+    if isinstance(message, BookSubscribe):
+        detach = await subscribe_book(state, session, symbol, message)
+    elif isinstance(message, TradeSubscribe):
+        detach = await subscribe_trades(state, session, symbol, message)
+    else:
+        detach = await subscribe_liquidations(state, session, symbol, message)
+    # The new subscription's snapshot is queued; the old one stops before anything else
+    # runs, so the client never sees the old parameters after the new snapshot. A refused
+    # re-subscribe (bad rounding, say) raised above and left the old one running.
+    if (previous := feeds.pop(key, None)) is not None:
+        previous()
+    feeds[key] = detach
