@@ -27,6 +27,9 @@ _SERVE_FLAGS: tuple[tuple[str, str, type, str], ...] = (
     ("--node-id", "node_id", str, "name of this node in the leader lease"),
     ("--rest-base", "rest_base", str, "exchange REST origin"),
     ("--ws-base", "ws_base", str, "exchange WebSocket origin"),
+    ("--market", "market", str, "primary market for candles, trades, book: spot or usdm"),
+    ("--futures-rest-base", "futures_rest_base", str, "USD-M futures REST origin"),
+    ("--futures-ws-base", "futures_ws_base", str, "USD-M futures WebSocket origin"),
     ("--host", "host", str, "bind address (default 127.0.0.1)"),
     ("--port", "port", int, "bind port (default 8000)"),
     ("--log-level", "log_level", str, "DEBUG, INFO, WARNING"),
@@ -86,7 +89,14 @@ async def _demo(args: argparse.Namespace) -> None:
     from marketcast.exchanges.sim import SimExchange
 
     async with SimExchange(_sim_config(args), port=args.sim_port) as sim:
-        settings = settings_from(args, rest_base=sim.rest_base, ws_base=sim.ws_base)
+        # One simulator origin serves spot and USD-M futures (routed /market, /public).
+        settings = settings_from(
+            args,
+            rest_base=sim.rest_base,
+            ws_base=sim.ws_base,
+            futures_rest_base=sim.rest_base,
+            futures_ws_base=sim.ws_base,
+        )
         log.warning("DEMO: SIMULATED exchange at %s (speed x%g)", sim.rest_base, args.speed)
         await _serve(settings, simulated=True)
 

@@ -68,7 +68,7 @@ class Settings(BaseSettings):
     )
     redis_prefix: str = Field("", validation_alias=_aliases("redis_prefix"))
     role: Literal["all", "ingest", "api"] = Field("all", validation_alias=_aliases("role"))
-    market: str = Field("spot", validation_alias=_aliases("market"))
+    market: Literal["spot", "usdm"] = Field("spot", validation_alias=_aliases("market"))
     node_id: str = Field(
         default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}",
         validation_alias=_aliases("node_id"),
@@ -80,6 +80,23 @@ class Settings(BaseSettings):
     )
     ws_base: str = Field(
         "wss://stream.binance.com:9443", validation_alias=_aliases("ws_base", "BINANCE_WS_BASE")
+    )
+    futures_rest_base: str = Field(
+        "https://fapi.binance.com", validation_alias=_aliases("futures_rest_base")
+    )
+    futures_ws_base: str = Field(
+        "wss://fstream.binance.com", validation_alias=_aliases("futures_ws_base")
+    )
+    liquidation_api_base_url: str | None = Field(
+        None, validation_alias=_aliases("liquidation_api_base_url", "LIQUIDATION_API_BASE_URL")
+    )
+    max_orderbook_limit: int = Field(
+        50, ge=5, le=1000, validation_alias=_aliases("max_orderbook_limit", "MAX_ORDERBOOK_LIMIT")
+    )
+    book_push_hz: float = Field(10.0, gt=0, le=100, validation_alias=_aliases("book_push_hz"))
+    trade_history: int = Field(1000, ge=10, le=10_000, validation_alias=_aliases("trade_history"))
+    liquidation_history: int = Field(
+        10_000, ge=50, le=1_000_000, validation_alias=_aliases("liquidation_history")
     )
     host: str = Field("127.0.0.1", validation_alias=_aliases("host"))
     port: int = Field(8000, ge=0, le=65535, validation_alias=_aliases("port"))
@@ -97,11 +114,15 @@ class Settings(BaseSettings):
         20.0, gt=0, validation_alias=_aliases("max_client_messages_per_s")
     )
     client_queue_limit: int = Field(2000, ge=10, validation_alias=_aliases("client_queue_limit"))
+    client_send_timeout_s: float = Field(
+        15.0, gt=0, validation_alias=_aliases("client_send_timeout_s")
+    )
     max_on_demand_topics: int = Field(50, ge=0, validation_alias=_aliases("max_on_demand_topics"))
     on_demand_idle_s: float = Field(300.0, gt=0, validation_alias=_aliases("on_demand_idle_s"))
     data_timeout_s: float = Field(15.0, gt=0, validation_alias=_aliases("data_timeout_s"))
     rest_concurrency: int = Field(16, ge=1, validation_alias=_aliases("rest_concurrency"))
-    weight_limit: int = Field(6000, ge=10, validation_alias=_aliases("weight_limit"))
+    # None: the primary market's documented limit (6000/min spot, 2400/min USD-M).
+    weight_limit: int | None = Field(None, ge=10, validation_alias=_aliases("weight_limit"))
 
     @field_validator("symbols", mode="before")
     @classmethod
@@ -126,12 +147,12 @@ class Settings(BaseSettings):
             raise ValueError(str(error)) from None
         return value
 
-    @field_validator("rest_base", "ws_base")
+    @field_validator("rest_base", "ws_base", "futures_rest_base", "futures_ws_base")
     @classmethod
     def _strip_base(cls, value: str) -> str:
         # SmartTrade's BINANCE_REST_BASE included the /api/v3 path; ours is the origin.
         value = value.rstrip("/")
-        for suffix in ("/api/v3", "/ws", "/stream"):
+        for suffix in ("/api/v3", "/fapi/v1", "/ws", "/stream", "/market", "/public"):
             value = value.removesuffix(suffix)
         return value
 
@@ -145,6 +166,12 @@ class Settings(BaseSettings):
     def _roles_need_redis(self) -> Settings:
         if self.role != "all" and self.store != "redis":
             raise ValueError(f"--role {self.role} needs --store redis (nodes share the store)")
+        return self
+
+    @model_validator(mode="after")
+    def _futures_have_no_seconds(self) -> Settings:
+        if self.market == "usdm" and "1s" in self.intervals:
+            raise ValueError("interval 1s exists on spot only; --market usdm has no 1s klines")
         return self
 
     @property

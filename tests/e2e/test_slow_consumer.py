@@ -100,3 +100,36 @@ async def test_slow_consumer_is_closed_others_keep_flowing_and_it_heals() -> Non
 
 def _arrival_gaps(follower: Follower) -> list[float]:
     return [b - a for a, b in itertools.pairwise(follower.arrivals)] or [0.0]
+
+
+async def test_a_stalled_order_book_client_is_closed_and_releases_the_book() -> None:
+    # Every order-book push replaces the queued one, so the queue never overflows: the
+    # send deadline is what finds a client that stopped reading, and its hold must go.
+    sim = SimConfig(seed=5, symbols=SYMBOLS, start_ms=START_MS, speed=60.0)
+    async with (
+        running_hub(
+            sim,
+            symbols=("BTCUSDT",),
+            intervals=("1m",),
+            client_send_timeout_s=1.0,
+            send_buffer=4096,
+        ) as hub,
+        httpx.AsyncClient(base_url=hub.http) as client,
+    ):
+        await wait_ready(hub.http)
+        stalled = StalledClient(f"{hub.ws}/api/v1/ws/orderbook/ETHUSDT?limit=50")
+        await stalled.connect()
+
+        async def holders() -> int:
+            books = (await client.get("/health")).json()["upstream"]["feeds"]["books"]["books"]
+            return int(books.get("ETHUSDT", {}).get("holders", 0))
+
+        async with asyncio.timeout(30):
+            while await holders() != 1:
+                await asyncio.sleep(0.1)
+            while await holders() != 0:
+                await asyncio.sleep(0.2)
+        async with asyncio.timeout(30):
+            await stalled.read_until_closed()
+        stalled.close()
+        assert stalled.close_code in (4008, None)  # the close frame may not fit any more

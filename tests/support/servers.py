@@ -69,6 +69,9 @@ def hub_settings(sim: SimExchange, **overrides: Any) -> Settings:
     base: dict[str, Any] = {
         "rest_base": sim.rest_base,
         "ws_base": sim.ws_base,
+        # The simulator serves USD-M futures on the same origin (``/fapi/v1``, ``/market``).
+        "futures_rest_base": sim.rest_base,
+        "futures_ws_base": sim.ws_base,
         "symbols": ("BTCUSDT", "ETHUSDT"),
         "intervals": ("1m",),
         "buffer_size": 300,
