@@ -594,23 +594,27 @@ async def test_closing_the_socket_releases_every_feed(node: Node, feeds: Feeds) 
 async def test_feed_subscriptions_count_against_the_per_connection_cap(
     node: Node, feeds: Feeds
 ) -> None:
+    async def answer(ws: ClientConnection, message: str) -> Json:
+        """The reply to ``message``; live updates of earlier subscriptions may come first."""
+        await ws.send(message)
+        return (await receive_until(ws, lambda m: m.get("type") in ("snapshot", "error")))[-1]
+
     async with connect(f"{node.ws}/ws") as ws:
         for channel in ("orderbook", "trades", "liquidations"):
-            await ws.send(sub(channel))
-            await receive(ws)
-        await ws.send(orjson.dumps({"op": "subscribe", "symbol": "BTCUSDT"}).decode())
-        assert (await receive(ws))["type"] == "snapshot"  # the 4th: candles
-        await ws.send(sub("orderbook", limit=2))  # a replacement is not one more
-        assert (await receive(ws))["type"] == "snapshot"
-        refused = []
-        for one_more in (
-            sub("trades", "ETHUSDT"),
-            orjson.dumps({"op": "subscribe", "symbol": "ETHUSDT"}).decode(),
-            sub("indicators", "ETHUSDT"),
-        ):
-            await ws.send(one_more)
-            refused.append(await receive(ws))
-    assert [(e["type"], e["code"]) for e in refused] == [("error", "capacity_exceeded")] * 3
+            assert (await answer(ws, sub(channel)))["type"] == "snapshot"
+        candles = orjson.dumps({"op": "subscribe", "symbol": "BTCUSDT"}).decode()
+        assert (await answer(ws, candles))["type"] == "snapshot"  # the 4th: candles
+        replacement = sub("orderbook", limit=2)  # a replacement is not one more
+        assert (await answer(ws, replacement))["type"] == "snapshot"
+        refused = [
+            await answer(ws, one_more)
+            for one_more in (
+                sub("trades", "ETHUSDT"),
+                orjson.dumps({"op": "subscribe", "symbol": "ETHUSDT"}).decode(),
+                sub("indicators", "ETHUSDT"),
+            )
+        ]
+    assert [(e["type"], e.get("code")) for e in refused] == [("error", "capacity_exceeded")] * 3
 
 
 # -- parameter errors -------------------------------------------------------------------
