@@ -28,6 +28,7 @@ from marketcast.api.state import AppState
 from marketcast.config import Settings
 from marketcast.errors import MarketcastError
 from marketcast.node import Node
+from marketcast.web import pages
 
 
 def create_app(settings: Settings, *, simulated: bool = False) -> FastAPI:
@@ -103,4 +104,5 @@ def create_app(settings: Settings, *, simulated: bool = False) -> FastAPI:
     app.include_router(ws_native.router)
     # SmartTrade's /ws/candles* routes must be matched before its /ws/{symbol}.
     app.include_router(ws_smarttrade.router)
+    app.include_router(pages.router)
     return app

@@ -1,0 +1,236 @@
+"""The browser side's HTTP routes over real sockets: ``/`` with and without a built UI,
+``/static/*`` (types, 404, containment) and the inspect pages' DOM contracts.
+
+Browser behaviour of the pages is tested in ``tests/browser``; here only what a server
+answers. The static directory is redirected to ``tmp_path`` through
+``MARKETCAST_WEB_STATIC_DIR``, which the routes read per request, so one hub serves
+every test and the package's own ``web/static`` is never touched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+import pytest_asyncio
+
+from marketcast.exchanges.sim import SimConfig
+from marketcast.web.files import content_type, safe_parts
+from marketcast.web.pages import STATIC_DIR_ENV
+from support.servers import Running, running_hub, wait_ready
+
+pytestmark = pytest.mark.timeout(60)
+# Per test, not in ``pytestmark``: the pure tests at the bottom are not coroutines.
+on_hub_loop = pytest.mark.asyncio(loop_scope="module")
+
+SIM = SimConfig(seed=5, symbols=("BTCUSDT", "ETHUSDT"), start_ms=1_714_521_600_000, speed=60.0)
+INDEX = "<!doctype html><title>built app</title><div id='app'></div>"
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def hub() -> AsyncIterator[Running]:
+    async with running_hub(SIM, symbols=("BTCUSDT", "ETHUSDT"), intervals=("1m",)) as running:
+        await wait_ready(running.http)
+        yield running
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def client(hub: Running) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=hub.http, timeout=10.0) as http:
+        yield http
+
+
+@pytest.fixture
+def static(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty static directory the hub serves from, with a secret file beside it."""
+    root = tmp_path / "static"
+    root.mkdir()
+    (tmp_path / "secret.txt").write_text("outside")
+    monkeypatch.setenv(STATIC_DIR_ENV, str(root))
+    return root
+
+
+async def raw_status(http: str, target: str) -> int:
+    """Send ``target`` byte for byte (clients normalise ``..``) and return the status."""
+    origin = urlsplit(http)
+    assert origin.hostname is not None
+    assert origin.port is not None
+    reader, writer = await asyncio.open_connection(origin.hostname, origin.port)
+    try:
+        request = f"GET {target} HTTP/1.1\r\nHost: {origin.netloc}\r\nConnection: close\r\n\r\n"
+        writer.write(request.encode("latin-1"))
+        await writer.drain()
+        status_line = await reader.readline()
+        return int(status_line.split()[1])
+    finally:
+        writer.close()
+        await writer.wait_closed()
+
+
+@on_hub_loop
+async def test_root_explains_how_to_build_when_ui_is_not_built(
+    client: httpx.AsyncClient, static: Path
+) -> None:
+    response = await client.get("/")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    page = response.text
+    assert "not built" in page
+    assert "make ui" in page
+    assert "npm" in page
+    for link in ('href="/inspect"', 'href="/inspect-ws"', 'href="/health"'):
+        assert link in page
+
+
+@on_hub_loop
+async def test_root_falls_back_when_static_dir_does_not_exist(
+    client: httpx.AsyncClient, static: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(STATIC_DIR_ENV, str(static / "never-built"))
+    response = await client.get("/")
+    assert response.status_code == 200
+    assert "make ui" in response.text
+
+
+@on_hub_loop
+async def test_root_serves_built_index_uncached(client: httpx.AsyncClient, static: Path) -> None:
+    (static / "index.html").write_text(INDEX)
+    response = await client.get("/")
+    assert response.status_code == 200
+    assert response.text == INDEX
+    assert response.headers["content-type"].startswith("text/html")
+    assert response.headers["cache-control"] == "no-cache"
+
+
+@on_hub_loop
+async def test_ui_built_after_start_is_served_without_restart(
+    client: httpx.AsyncClient, static: Path
+) -> None:
+    assert "make ui" in (await client.get("/")).text
+    (static / "index.html").write_text(INDEX)
+    (static / "app.js").write_text("console.log(1)")
+    assert (await client.get("/")).text == INDEX
+    assert (await client.get("/static/app.js")).status_code == 200
+
+
+@on_hub_loop
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("app.js", "text/javascript"),
+        ("app.css", "text/css"),
+        ("app.js.map", "application/json"),
+        ("assets/logo.svg", "image/svg+xml"),
+    ],
+)
+async def test_static_assets_carry_browser_content_types(
+    client: httpx.AsyncClient, static: Path, name: str, expected: str
+) -> None:
+    target = static / name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text("x")
+    response = await client.get(f"/static/{name}")
+    assert response.status_code == 200
+    assert response.text == "x"
+    assert response.headers["content-type"].split(";")[0] == expected
+
+
+@on_hub_loop
+@pytest.mark.parametrize("name", ["missing.js", "", "assets", "assets/"])
+async def test_missing_static_files_and_directories_are_404(
+    client: httpx.AsyncClient, static: Path, name: str
+) -> None:
+    (static / "assets").mkdir()
+    response = await client.get(f"/static/{name}")
+    assert response.status_code == 404
+
+
+@on_hub_loop
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/static/../secret.txt",
+        "/static/%2e%2e/secret.txt",
+        "/static/..%2fsecret.txt",
+        "/static/assets/../../secret.txt",
+        "/static/%2Fetc%2Fpasswd",
+        "/static//etc/passwd",
+        "/static/..%5csecret.txt",
+    ],
+)
+async def test_static_refuses_paths_outside_its_directory(
+    hub: Running, static: Path, target: str
+) -> None:
+    (static / "assets").mkdir()
+    assert await raw_status(hub.http, target) in (400, 404)
+
+
+@on_hub_loop
+async def test_static_refuses_symlinks_leading_outside(
+    client: httpx.AsyncClient, static: Path
+) -> None:
+    (static / "link.txt").symlink_to(static.parent / "secret.txt")
+    assert (await client.get("/static/link.txt")).status_code == 404
+
+
+def test_safe_parts_keeps_only_segments_below_the_root() -> None:
+    assert safe_parts("a//./b.js") == ("a", "b.js")
+    for refused in ("", ".", "../x", "a/../../x", "/etc/passwd", "a\\..\\x", "a\x00.js"):
+        assert safe_parts(refused) is None, refused
+
+
+def test_content_type_falls_back_to_octet_stream() -> None:
+    assert content_type("APP.JS").startswith("text/javascript")
+    assert content_type("blob.unknownext") == "application/octet-stream"
+
+
+@on_hub_loop
+async def test_inspect_page_carries_its_dom_contract(client: httpx.AsyncClient) -> None:
+    response = await client.get("/inspect")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    page = response.text
+    assert '<table id="topics">' in page
+    assert "<tbody>" in page
+    assert "dataset.topic" in page  # rows are tr[data-topic=...]
+    for cell in ("count", "first", "last", "continuity", "age", "subscribers"):
+        assert f'"{cell}"' in page, cell
+    assert 'id="updated"' in page
+    assert "window.inspectState" in page
+    assert "/streaming/status" in page
+
+
+@on_hub_loop
+async def test_status_topics_use_the_form_inspect_rows_are_keyed_by(
+    client: httpx.AsyncClient,
+) -> None:
+    topics = (await client.get("/streaming/status")).json()["topics"]
+    assert {t["topic"] for t in topics} == {"BTCUSDT:1m", "ETHUSDT:1m"}
+
+
+@on_hub_loop
+async def test_inspect_ws_page_carries_its_dom_contract(client: httpx.AsyncClient) -> None:
+    response = await client.get("/inspect-ws?channel=candles&symbol=BTCUSDT&interval=1m")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    page = response.text
+    for element in (
+        '<select id="channel">',
+        'id="symbol" value="BTCUSDT"',
+        'id="interval" value="1m"',
+        'id="params"',
+        'id="subscribe"',
+        'id="clear"',
+        'id="log"',
+        'id="count"',
+    ):
+        assert element in page, element
+    for channel in ("candles", "trades", "orderbook", "liquidations"):
+        assert f"<option>{channel}</option>" in page
+    assert "window.inspectWsState" in page
+    assert '"message"' in page  # log entries are .message elements
+    assert "/ws" in page
