@@ -5,7 +5,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 UV_VERSION := 0.13.9
 
-.PHONY: install run demo sim test lint fmt lock bench clean
+UI_BUILT := src/marketcast/web/static/index.html
+UI_SOURCES := web/package.json web/package-lock.json $(wildcard web/*.mjs web/src/*)
+
+.PHONY: install ui run demo sim test lint fmt lock bench clean
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,10 +19,21 @@ $(STAMP): pyproject.toml requirements.lock
 
 install: $(STAMP)
 
-run: install  ## live Binance data on the embedded memory store
+# The browser app (web/, lightweight-charts from the npm registry). Without npm the hub
+# still runs and its page at / says how to build the UI.
+$(UI_BUILT): $(UI_SOURCES)
+	@if command -v npm >/dev/null 2>&1; then \
+		cd web && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build; \
+	else \
+		echo "npm not found: web UI not built (install Node.js + npm, then: make ui)"; \
+	fi
+
+ui: $(UI_BUILT)
+
+run: install ui  ## live Binance data on the embedded memory store
 	$(BIN)/marketcast serve $(ARGS)
 
-demo: install  ## simulated exchange + hub, no network (SPEED=60 makes 1m candles close every second)
+demo: install ui  ## simulated exchange + hub, no network (SPEED=60 makes 1m candles close every second)
 	$(BIN)/marketcast demo --speed $(or $(SPEED),1) $(ARGS)
 
 sim: install  ## the simulated Binance exchange alone, on 127.0.0.1:9100
@@ -34,7 +48,8 @@ fmt: install
 	$(BIN)/ruff check --fix src tests
 	$(BIN)/ruff format src tests
 
-test: lint
+test: lint ui
+	@if command -v npm >/dev/null 2>&1; then cd web && npm test --silent; fi
 	$(BIN)/pytest --cov --cov-report=term $(PYTEST_ARGS)
 
 lock:  ## re-resolve pinned dependencies into requirements.lock (hashes, no URLs)
@@ -42,4 +57,4 @@ lock:  ## re-resolve pinned dependencies into requirements.lock (hashes, no URLs
 	$(BIN)/uv export --frozen --no-emit-project --all-groups --format requirements-txt -o requirements.lock
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .coverage
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .coverage web/node_modules src/marketcast/web/static
