@@ -2,7 +2,8 @@
 
 :class:`BookKeeper` decides which books exist (configured symbols always, others on demand
 through :class:`~marketcast.hub.symbol_feeds.SymbolFeeds`), subscribes each book's diff
-stream, and runs the one task that reads the stream and hands every diff to its book.
+stream, and runs the one task that reads the stream and hands every diff to its book (the
+shell it shares with the trade tapes is :class:`~marketcast.hub.stream_feeds.StreamedFeeds`).
 Everything per book (snapshots, resyncs, pushes) lives in
 :class:`~marketcast.hub.book_sync.LiveBook`.
 
@@ -14,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -24,17 +25,10 @@ from marketcast.domain.orderbook import SyncRule
 from marketcast.errors import ExchangeError, NotReady, UnknownSymbol
 from marketcast.exchanges.binance.depth import DepthEvent
 from marketcast.exchanges.binance.limits import Backoff
-from marketcast.exchanges.binance.messages import StreamsReconnected
 from marketcast.hub.book_sync import STALE_AFTER_S, DepthSource, LiveBook
-from marketcast.hub.feed_ports import Release, Unsubscribe
-from marketcast.hub.symbol_feeds import (
-    DEFAULT_LIMITS,
-    FeedLimits,
-    RawStreams,
-    SymbolDirectory,
-    SymbolFeeds,
-)
-from marketcast.resources import AsyncResource
+from marketcast.hub.feed_ports import Unsubscribe
+from marketcast.hub.stream_feeds import StreamedFeeds
+from marketcast.hub.symbol_feeds import DEFAULT_LIMITS, FeedLimits, RawStreams, SymbolDirectory
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +38,7 @@ __all__ = ["BookKeeper", "DepthSource", "RawStreams", "SymbolDirectory"]
 FIRST_DIFF_WAIT_S = 3.0
 
 
-class BookKeeper(AsyncResource):
+class BookKeeper(StreamedFeeds[LiveBook]):
     """Local order books kept equal to the exchange's; start with ``async with``.
 
     Args:
@@ -84,111 +78,51 @@ class BookKeeper(AsyncResource):
         if push_hz <= 0:
             raise ValueError(f"push_hz must be positive, not {push_hz}")
         self._rest = rest
-        self._stream = stream
         self._rule = rule
-        self._symbols = symbols
         self._push_interval_s = 1.0 / push_hz
         self._snapshot_limit = snapshot_limit
-        self._depth_stream = depth_stream
         self._backoff = backoff or Backoff()
         self._first_diff_wait_s = first_diff_wait_s
         self._stale_after_s = stale_after_s
-        # Every book from the moment its stream is subscribed (before the registry
-        # lists it), so the dispatcher never drops a diff that should be buffered.
-        self._books: dict[str, LiveBook] = {}
-        self._feeds: SymbolFeeds[LiveBook] = SymbolFeeds(
-            self, always=always, limits=limits, clock=clock, name="order books"
+        super().__init__(
+            stream=stream,
+            symbols=symbols,
+            stream_suffix=depth_stream,
+            kind="order book",
+            status_key="books",
+            always=always,
+            limits=limits,
+            clock=clock,
         )
-        self._started = False
-
-    async def __aenter__(self) -> BookKeeper:
-        await self.start()
-        return self
-
-    async def start(self) -> None:
-        """Read the stream, and start the configured books (without waiting for them)."""
-        if self._started:
-            return
-        self._started = True
-        self._feeds.owner.start(self._dispatch(), name="order-book-stream")
-        await self._feeds.start()
-
-    async def aclose(self) -> None:
-        await self._feeds.aclose()
 
     # -- BookFeed --------------------------------------------------------------------
-    async def acquire(self, symbol: str) -> Release:
-        """Hold ``symbol``'s book; return once it is synced.
-
-        Raises:
-            UnknownSymbol: not listed. CapacityExceeded: too many on-demand books.
-            NotReady: not synced within the ready timeout.
-        """
-        await self._symbols.get(symbol)  # an unknown symbol must not take a slot
-        return await self._feeds.acquire(symbol)
-
     def view(self, symbol: str, limit: int, rounding: Decimal) -> BookView:
-        return self._book(symbol).view(limit, rounding)
+        return self._state(symbol).view(limit, rounding)
 
     def watch(self, symbol: str, listener: Callable[[int], None]) -> Unsubscribe:
-        return self._book(symbol).watch(listener)
+        return self._state(symbol).watch(listener)
 
-    def status(self) -> dict[str, Any]:
-        on_demand = set(self._feeds.on_demand())
-        books: dict[str, Any] = {}
-        for symbol, book in self._feeds.running().items():
-            books[symbol] = book.status() | {
-                "holders": self._feeds.holders(symbol),
-                "on_demand": symbol in on_demand,
-            }
+    # -- StreamedFeeds ---------------------------------------------------------------
+    def _new_state(self, symbol: str, stream: str) -> LiveBook:
+        return LiveBook(symbol, stream, self._rule, self._backoff, self._stale_after_s)
+
+    def _state_tasks(self, state: LiveBook) -> dict[str, Coroutine[Any, Any, None]]:
         return {
-            "books": books,
-            "on_demand": len(on_demand),
-            "max_on_demand": self._feeds.limits.max_on_demand,
+            f"order-book-sync-{state.symbol}": self._follow(state),
+            f"order-book-push-{state.symbol}": state.run_pusher(self._push_interval_s),
         }
-
-    async def sweep_idle(self) -> list[str]:
-        """Stop the on-demand books idle for the grace period now (the janitor does this
-        on its own every few seconds); return their symbols."""
-        return await self._feeds.sweep()
-
-    def _book(self, symbol: str) -> LiveBook:
-        book = self._feeds.state(symbol)
-        if book is None:
-            raise NotReady(f"no order book is kept for {symbol}; acquire it first")
-        return book
-
-    # -- FeedHooks -------------------------------------------------------------------
-    async def start_symbol(self, symbol: str) -> LiveBook:
-        book = LiveBook(
-            symbol,
-            symbol.lower() + self._depth_stream,
-            self._rule,
-            self._backoff,
-            self._stale_after_s,
-        )
-        self._books[symbol] = book
-        try:
-            await self._stream.add_streams([book.stream])
-        except BaseException:
-            del self._books[symbol]
-            raise
-        owner = self._feeds.owner
-        book.tasks = (
-            owner.start(self._follow(book), name=f"order-book-sync-{symbol}"),
-            owner.start(book.run_pusher(self._push_interval_s), name=f"order-book-push-{symbol}"),
-        )
-        return book
 
     async def until_ready(self, symbol: str, state: LiveBook) -> None:
         await state.synced.wait()
 
-    async def stop_symbol(self, symbol: str, state: LiveBook) -> None:
-        self._books.pop(symbol, None)
-        for task in state.tasks:
-            await self._feeds.owner.cancel(task)
-        if not self._feeds.closing:
-            await self._stream.remove_streams([state.stream])
+    def _route(self, event: object) -> None:
+        if isinstance(event, DepthEvent):
+            book = self._live.get(event.symbol)
+            if book is not None:
+                self._apply(book, event)
+
+    def _on_reconnect(self, state: LiveBook) -> None:
+        state.request_resync("stream reconnected")
 
     # -- tasks -----------------------------------------------------------------------
     async def _follow(self, book: LiveBook) -> None:
@@ -214,17 +148,6 @@ class BookKeeper(AsyncResource):
                 message = "order book %s: no metadata yet (%s); retry in %.1fs"
                 log.log(level, message, symbol, error, delay)
                 await asyncio.sleep(delay)
-
-    async def _dispatch(self) -> None:
-        async for event in self._stream.events():
-            if isinstance(event, DepthEvent):
-                book = self._books.get(event.symbol)
-                if book is not None:
-                    self._apply(book, event)
-            elif isinstance(event, StreamsReconnected):
-                for book in self._books.values():
-                    if book.stream in event.streams:
-                        book.request_resync("stream reconnected")
 
     def _apply(self, book: LiveBook, event: DepthEvent) -> None:
         try:
