@@ -20,6 +20,7 @@ import marketcast
 
 STATIC_DIR = Path(marketcast.__file__).parent / "web" / "static"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+TAKEN: list[Path] = []  # this run's screenshots, listed at the end (tests/browser/conftest.py)
 
 
 def _missing(what: str) -> None:
@@ -63,4 +64,5 @@ async def screenshot(page: Page, name: str) -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
     await page.screenshot(path=str(path), full_page=True)
+    TAKEN.append(path)
     return path
