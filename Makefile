@@ -52,6 +52,12 @@ test: lint ui
 	@if command -v npm >/dev/null 2>&1; then cd web && npm test --silent; fi
 	$(BIN)/pytest --cov --cov-report=term $(PYTEST_ARGS)
 
+bench: install  ## short runs of the benchmark scenarios; JSON + summary.md in bench/results/
+	$(BIN)/python bench/rest.py --seconds 5
+	$(BIN)/python bench/cold_start.py --symbols 10 --latency 0.05 --runs 1
+	$(BIN)/python bench/store.py --ops 5000
+	$(BIN)/python bench/report.py
+
 lock:  ## re-resolve pinned dependencies into requirements.lock (hashes, no URLs)
 	$(BIN)/uv lock
 	$(BIN)/uv export --frozen --no-emit-project --all-groups --format requirements-txt -o requirements.lock

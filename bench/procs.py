@@ -1,0 +1,103 @@
+"""Processes a benchmark runs: the simulated exchange, a hub in front of it, plain servers.
+
+Each runs as its own OS process on a loopback port, so a load generator never shares an
+interpreter (or a core's GIL) with what it measures. Every wait is bounded.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+BIN = Path(sys.executable).parent
+RESULTS = Path(__file__).parent / "results"
+
+
+def machine() -> str:
+    cpus = os.cpu_count()
+    return f"{platform.node()} {platform.machine()} {cpus} cpu, Python {platform.python_version()}"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+def wait_for(url: str, deadline_s: float) -> float:
+    """Poll ``url`` until 200; return when it first answered, or raise on the deadline."""
+    end = time.monotonic() + deadline_s
+    with httpx.Client(timeout=1.0) as client:
+        while time.monotonic() < end:
+            try:
+                if client.get(url).status_code == 200:
+                    return time.monotonic()
+            except httpx.TransportError:
+                pass
+            time.sleep(0.02)
+    raise TimeoutError(f"{url} not ready within {deadline_s}s")
+
+
+@contextmanager
+def process(args: Sequence[str | Path], env: dict[str, str] | None = None) -> Iterator[None]:
+    """Run ``args`` for the duration of the block; terminate it (then kill) on the way out."""
+    child = subprocess.Popen(
+        [str(a) for a in args],
+        env=os.environ | {"MARKETCAST_LOG_LEVEL": "WARNING"} | (env or {}),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        yield
+    finally:
+        child.terminate()
+        try:
+            child.wait(10)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait(5)
+
+
+@contextmanager
+def simulator(port: int, faults: str = "", speed: float = 1.0) -> Iterator[str]:
+    """``marketcast sim`` on ``port``; yields its ``http://`` origin once it answers."""
+    args: list[str | Path] = [BIN / "marketcast", "sim", "--sim-port", str(port)]
+    args += ["--speed", str(speed)]
+    if faults:
+        args += ["--faults", faults]
+    with process(args):
+        origin = f"http://127.0.0.1:{port}"
+        wait_for(f"{origin}/api/v3/ping", 30)
+        yield origin
+
+
+def hub_args(port: int, sim_origin: str, symbols: Sequence[str], *extra: str) -> list[str]:
+    """``marketcast serve`` against the simulator at ``sim_origin``."""
+    ws = sim_origin.replace("http://", "ws://", 1)
+    return [
+        str(BIN / "marketcast"),
+        "serve",
+        "--port",
+        str(port),
+        "--rest-base",
+        sim_origin,
+        "--ws-base",
+        ws,
+        "--futures-rest-base",
+        sim_origin,
+        "--futures-ws-base",
+        ws,
+        "--symbols",
+        ",".join(symbols),
+        *extra,
+    ]
