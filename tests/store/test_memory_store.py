@@ -42,3 +42,33 @@ async def test_exchange_gaps_are_merged() -> None:
     await store.add_exchange_gaps(TOPIC, [TimeRange(2 * STEP, 3 * STEP)])
     await store.add_exchange_gaps(TOPIC, [TimeRange(4 * STEP, 4 * STEP)])
     assert (await store.info(TOPIC)).exchange_gaps == (TimeRange(2 * STEP, 4 * STEP),)
+
+
+async def test_revision_changes_with_every_change_a_read_can_see_and_never_repeats() -> None:
+    store = MemoryStore(capacity=10)
+    seen = [store.revision(TOPIC)]
+
+    def changed() -> bool:
+        revision = store.revision(TOPIC)
+        fresh = revision not in seen
+        seen.append(revision)
+        return fresh
+
+    history = candles(3)
+    await store.replace(TOPIC, history, now_ms=1)
+    assert changed()
+    await store.upsert(TOPIC, history[-1], now_ms=2)  # the same candle again: no change
+    assert not changed()
+    await store.read(TOPIC, limit=3)
+    assert not changed()
+    forming = Candle(3 * STEP, 1, 3, 0.5, 2.5, 4, 5, 6, False)
+    assert await store.upsert(TOPIC, forming, now_ms=3) is not None
+    assert changed()
+    more_trades = Candle(3 * STEP, 1, 3, 0.5, 2.6, 5, 6, 7, False)
+    assert await store.upsert_many(TOPIC, [more_trades], now_ms=4) == [more_trades]
+    assert changed()
+    await store.forget(TOPIC)
+    assert changed()
+    await store.replace(TOPIC, history, now_ms=5)  # same content as before: a new revision
+    assert changed()
+    assert store.revision(Topic.of("ETHUSDT", "1m")) not in seen[1:]

@@ -10,8 +10,9 @@ snapshot (shapes in :mod:`marketcast.api.feed_formats`, rules in
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
+import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
@@ -34,6 +35,9 @@ from marketcast.domain.topics import Topic
 from marketcast.errors import InvalidRequest
 
 router = APIRouter()
+
+
+JSON: Final = "application/json"
 
 
 def _json(body: Any, status: int = 200) -> Response:
@@ -78,14 +82,25 @@ async def get_candles(request: Request, symbol: str, interval: str) -> Response:
     since = parse_time(query.get("since"), "since")
     before = parse_time(query.get("before"), "before")
     topic = await _topic(state, symbol, interval)
-    candles = await state.hub.store.read(topic, limit=limit, since=since, before=before)
-    return _json(
+    store = state.hub.store
+    # Only the plain "newest N" shape is cached: that is what charts load, and `since`
+    # values are as many as the clients' histories.
+    revision = store.revision(topic) if since is None and before is None else None
+    if revision is not None:
+        cached = state.candle_bodies.get(topic, revision, limit)
+        if cached is not None:
+            return Response(cached, media_type=JSON)
+    candles = await store.read(topic, limit=limit, since=since, before=before)
+    body = orjson.dumps(
         {
             "symbol": topic.symbol,
             "interval": topic.interval.code,
             "candles": [candle_native(c) for c in candles],
         }
     )
+    if revision is not None:
+        state.candle_bodies.put(topic, revision, limit, body)
+    return Response(body, media_type=JSON)
 
 
 @router.get("/api/historical/{symbol}")

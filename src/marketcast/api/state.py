@@ -8,6 +8,7 @@ from typing import Any
 
 from starlette.requests import HTTPConnection
 
+from marketcast.api.candle_bodies import EncodedBodies
 from marketcast.config import Settings
 from marketcast.hub.feed_ports import BookFeed, LiquidationFeed, TradeFeed
 from marketcast.hub.hub import Hub
@@ -26,6 +27,8 @@ class AppState:
     books: BookFeed | None = None
     trades: TradeFeed | None = None
     liquidations: LiquidationFeed | None = None
+    # /candles bodies, valid while their topic's store revision holds.
+    candle_bodies: EncodedBodies = field(default_factory=EncodedBodies)
 
 
 def app_state(connection: HTTPConnection) -> AppState:

@@ -47,6 +47,12 @@ class CandleStore(Protocol):
 
     async def last(self, topic: Topic) -> Candle | None: ...
 
+    def revision(self, topic: Topic) -> int | None:
+        """A number that changes whenever what :meth:`read` returns for ``topic`` may have
+        changed, and never comes back; ``None`` when the store cannot tell without a round
+        trip (then nothing read from it may be cached)."""
+        ...
+
     async def read(
         self,
         topic: Topic,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Sequence
 
 from marketcast.domain.candles import Candle, TimeRange
@@ -19,6 +20,17 @@ class MemoryStore:
         self._rings: dict[Topic, CandleRing] = {}
         self._updated_at: dict[Topic, int] = {}
         self._gaps: dict[Topic, list[TimeRange]] = {}
+        # One counter for every topic: a revision is never reused, not even by a topic
+        # forgotten and started again, so a body cached for it can never be served wrongly.
+        self._counter = itertools.count(1)
+        self._revisions: dict[Topic, int] = {}
+
+    def revision(self, topic: Topic) -> int | None:
+        return self._revisions.get(topic, 0)
+
+    def _changed(self, topic: Topic, now_ms: int) -> None:
+        self._updated_at[topic] = now_ms
+        self._revisions[topic] = next(self._counter)
 
     def _ring(self, topic: Topic) -> CandleRing:
         ring = self._rings.get(topic)
@@ -29,7 +41,7 @@ class MemoryStore:
     async def upsert(self, topic: Topic, candle: Candle, *, now_ms: int) -> Candle | None:
         stored = self._ring(topic).upsert(candle)
         if stored is not None:
-            self._updated_at[topic] = now_ms
+            self._changed(topic, now_ms)
         return stored
 
     async def upsert_many(
@@ -38,12 +50,12 @@ class MemoryStore:
         ring = self._ring(topic)
         changed = [stored for c in candles if (stored := ring.upsert(c)) is not None]
         if changed:
-            self._updated_at[topic] = now_ms
+            self._changed(topic, now_ms)
         return changed
 
     async def replace(self, topic: Topic, candles: Sequence[Candle], *, now_ms: int) -> None:
         self._ring(topic).replace(candles)
-        self._updated_at[topic] = now_ms
+        self._changed(topic, now_ms)
 
     async def last(self, topic: Topic) -> Candle | None:
         ring = self._rings.get(topic)
@@ -93,6 +105,9 @@ class MemoryStore:
         self._rings.pop(topic, None)
         self._updated_at.pop(topic, None)
         self._gaps.pop(topic, None)
+        self._revisions[topic] = next(self._counter)
 
     async def aclose(self) -> None:
         self._rings.clear()
+        for topic in self._revisions:
+            self._revisions[topic] = next(self._counter)

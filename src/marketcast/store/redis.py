@@ -189,6 +189,11 @@ class RedisStore(AsyncResource):
 
     # -- reads -------------------------------------------------------------------------
 
+    def revision(self, topic: Topic) -> int | None:
+        # Other nodes write too: knowing whether the topic changed costs a round trip,
+        # about what the read itself costs, so reads from Redis are never cached.
+        return None
+
     async def last(self, topic: Topic) -> Candle | None:
         with self._reaching():
             raw = cast("list[bytes]", await self._redis.zrange(self._keys.candles(topic), -1, -1))
