@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
@@ -22,7 +22,7 @@ from marketcast.api import (
     ws_native,
     ws_smarttrade,
 )
-from marketcast.api.access import is_allowed
+from marketcast.api.access import TokenGate
 from marketcast.api.errors import http_body, http_status
 from marketcast.api.state import AppState
 from marketcast.config import Settings
@@ -49,13 +49,7 @@ def create_app(settings: Settings, *, simulated: bool = False) -> FastAPI:
 
     app = FastAPI(title="marketcast", lifespan=lifespan)
 
-    @app.middleware("http")
-    async def require_token(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        if not is_allowed(request, settings.auth_token):
-            return JSONResponse({"detail": "missing or invalid token", "status_code": 401}, 401)
-        return await call_next(request)
+    app.add_middleware(TokenGate, token=settings.auth_token)
 
     # Added last, so it is the outermost layer: preflights (which carry no credentials)
     # and 401 answers still get CORS headers a browser page on another origin can read.
