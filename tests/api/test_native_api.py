@@ -169,8 +169,9 @@ async def test_subscribe_sends_a_snapshot_then_candle_updates(hub: Running) -> N
         last = candles[-1]["time"]
 
         updates = await receive_until(ws, lambda m: m["candle"]["closed"] is True)
+    now_ms = hub.sim.clock.now_ms()
     for update in updates:
-        assert set(update) == {"type", "channel", "symbol", "interval", "candle"}
+        assert set(update) == {"type", "channel", "symbol", "interval", "candle", "event_time"}
         assert (update["type"], update["channel"], update["symbol"]) == (
             "candle",
             "candles",
@@ -178,6 +179,11 @@ async def test_subscribe_sends_a_snapshot_then_candle_updates(hub: Running) -> N
         )
         assert set(update["candle"]) == CANDLE_KEYS
         assert update["candle"]["time"] >= last  # nothing older than the snapshot's tail
+    # Pushed updates carry the exchange's event time: within the candle, never ahead of
+    # the exchange's clock (a REST-filled one would say null).
+    pushed = [u for u in updates if u["event_time"] is not None]
+    assert pushed
+    assert all(u["candle"]["time"] * 1000 <= u["event_time"] <= now_ms for u in pushed)
 
 
 async def test_ping_gets_a_pong(hub: Running) -> None:

@@ -58,6 +58,7 @@ def encode_native(event: Published) -> str:
             "symbol": event.topic.symbol,
             "interval": event.topic.interval.code,
             "candle": candle_native(event.candle),
+            "event_time": event.event_ms,
         }
     )
 

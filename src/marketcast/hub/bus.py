@@ -21,9 +21,13 @@ Encoder = Callable[["Published"], str]
 
 @dataclass(slots=True, eq=False)
 class Published:
+    """One stored change. ``event_ms`` is the exchange's push time of the update that
+    caused it (Binance ``E``), ``None`` when it came from REST (a gap fill, a resync)."""
+
     topic: Topic
     candle: Candle
     seq: int
+    event_ms: int | None = None
     _encoded: dict[Encoder, str] = field(default_factory=dict)
 
     def encoded(self, encoder: Encoder) -> str:
@@ -62,9 +66,9 @@ class Bus:
     def subscriber_count(self, topic: Topic) -> int:
         return len(self._subscribers.get(topic, ()))
 
-    def publish(self, topic: Topic, candle: Candle) -> Published:
+    def publish(self, topic: Topic, candle: Candle, event_ms: int | None = None) -> Published:
         self._seq += 1
-        event = Published(topic, candle, self._seq)
+        event = Published(topic, candle, self._seq, event_ms)
         for subscriber in tuple(self._subscribers.get(topic, ())):
             try:
                 subscriber(event)

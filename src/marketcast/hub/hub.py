@@ -22,14 +22,14 @@ from marketcast.exchanges.binance.messages import KlineUpdate, Reconnected, Symb
 from marketcast.hub.bus import Bus
 from marketcast.hub.indicators import IndicatorCache
 from marketcast.hub.ports import KlineHistory
-from marketcast.hub.sync import TopicSync
+from marketcast.hub.sync import Publish, TopicSync
 from marketcast.hub.tasks import TaskOwner
 from marketcast.store.base import CandleStore
 
 log = logging.getLogger(__name__)
 
 
-def _discard(topic: Topic, candle: Candle) -> None:
+def _discard(topic: Topic, candle: Candle, event_ms: int | None = None, /) -> None:
     """Publishing is done by the store's change feed relay (shared store)."""
 
 
@@ -94,9 +94,7 @@ class Hub:
         # Ingest starts at once unless a leader lease decides (scale-out). With a shared
         # store the bus is fed from the store's change feed, so the workers don't publish.
         self._ingest_at_start = ingest
-        self._publish: Callable[[Topic, Candle], object] = (
-            self.bus.publish if publish_locally else _discard
-        )
+        self._publish: Publish = self.bus.publish if publish_locally else _discard
         self.active = False
         self._wants_active = False
         self._pump_task: asyncio.Task[None] | None = None
@@ -239,7 +237,7 @@ class Hub:
             if isinstance(event, KlineUpdate):
                 sync = self._syncs.get(event.topic)
                 if sync is not None:
-                    sync.offer(event.candle)
+                    sync.offer(event.candle, event.event_time)
             elif isinstance(event, Reconnected):
                 for topic in event.topics:
                     if (sync := self._syncs.get(topic)) is not None:

@@ -13,6 +13,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from marketcast.domain.candles import Candle, TimeRange
 from marketcast.domain.series import absent_ranges, breaks, missing_before
@@ -26,6 +27,12 @@ log = logging.getLogger(__name__)
 
 _PAGE = 1000
 _RETRY_DELAYS = (0.5, 1.0, 2.0, 5.0, 10.0)
+
+
+class Publish(Protocol):
+    """Where a stored change goes (the bus); ``event_ms`` as in ``Published``."""
+
+    def __call__(self, topic: Topic, candle: Candle, event_ms: int | None = None, /) -> object: ...
 
 
 @dataclass(slots=True)
@@ -47,7 +54,7 @@ class TopicSync:
         topic: Topic,
         store: CandleStore,
         history: KlineHistory,
-        publish: Callable[[Topic, Candle], object],
+        publish: Publish,
         clock_ms: Callable[[], int],
         *,
         on_replaced: Callable[[Topic], None] = lambda topic: None,
@@ -59,6 +66,9 @@ class TopicSync:
         self._clock_ms = clock_ms
         self._on_replaced = on_replaced
         self._pending = PendingUpdates()
+        # The newest exchange push time per offered open time, published with the candle
+        # so clients can tell how fresh an update is (and the benchmark its latency).
+        self._event_ms: dict[int, int] = {}
         self._wake = asyncio.Event()
         self.ready = asyncio.Event()
         self.stats = SyncStats()
@@ -67,8 +77,11 @@ class TopicSync:
     def healthy(self) -> bool:
         return self.ready.is_set() and self.stats.last_error is None
 
-    def offer(self, candle: Candle) -> None:
+    def offer(self, candle: Candle, event_ms: int | None = None) -> None:
         self._pending.add(candle)
+        if event_ms is not None:
+            known = self._event_ms.get(candle.open_time, event_ms)
+            self._event_ms[candle.open_time] = max(known, event_ms)
         self._wake.set()
 
     def request_resync(self) -> None:
@@ -145,7 +158,7 @@ class TopicSync:
             missing = missing_before(last, candle.open_time, self.topic.interval)
             if missing is not None:
                 await self._fill(missing, closed_before=candle.open_time)
-        await self._store_and_publish([candle])
+        await self._store_and_publish([candle], self._event_ms.pop(candle.open_time, None))
 
     async def _fill(self, missing: TimeRange, *, closed_before: int) -> None:
         missing = self._within_buffer(missing)
@@ -200,12 +213,14 @@ class TopicSync:
                 return
             start = page[-1].open_time
 
-    async def _store_and_publish(self, candles: Sequence[Candle]) -> list[Candle]:
+    async def _store_and_publish(
+        self, candles: Sequence[Candle], event_ms: int | None = None
+    ) -> list[Candle]:
         if not candles:
             return []
         changed = await self._store.upsert_many(self.topic, candles, now_ms=self._clock_ms())
         for candle in changed:
-            self._publish(self.topic, candle)
+            self._publish(self.topic, candle, event_ms)
         if len(changed) > 1:
             await asyncio.sleep(0)  # let client writers run between large batches
         return changed
