@@ -12,6 +12,7 @@ from __future__ import annotations
 import bisect
 from array import array
 from collections.abc import Iterable, Iterator
+from operator import attrgetter
 from typing import Final, TypeVar
 
 from marketcast.domain.candles import Candle, newer_version
@@ -27,9 +28,11 @@ class CandleRing:
         if capacity < 1:
             raise ValueError("capacity must be at least 1")
         self.capacity = capacity
-        self._times = array("q", bytes(8 * capacity))
-        self._prices = [array("d", bytes(8 * capacity)) for _ in _PRICE_FIELDS]
-        self._trades = array("i", bytes(4 * capacity))
+        # Repetition allocates exactly ``capacity`` items; building from bytes would
+        # over-allocate by about 6%, which is 4 bytes per stored candle.
+        self._times = array("q", [0]) * capacity
+        self._prices = [array("d", [0.0]) * capacity for _ in _PRICE_FIELDS]
+        self._trades = array("i", [0]) * capacity
         self._closed = bytearray(capacity)
         self._start = 0  # physical slot of the oldest candle
         self._size = 0
@@ -100,10 +103,16 @@ class CandleRing:
     def replace(self, candles: Iterable[Candle]) -> None:
         """Replace the whole content by ``candles`` (sorted), keeping the newest ``capacity``."""
         newest = list(candles)[-self.capacity :]
+        count = len(newest)
+        # Column by column: a bootstrap writes 1000 candles per topic, and one pass per
+        # field is several times faster than nine attribute writes per candle.
+        self._times[:count] = array("q", map(attrgetter("open_time"), newest))
+        for column, name in zip(self._prices, _PRICE_FIELDS, strict=True):
+            column[:count] = array("d", map(attrgetter(name), newest))
+        self._trades[:count] = array("i", map(attrgetter("trades"), newest))
+        self._closed[:count] = bytes(map(attrgetter("closed"), newest))
         self._start = 0
-        self._size = 0
-        for candle in newest:
-            self._append(candle)
+        self._size = count
 
     def open_times(self) -> list[int]:
         """All open times, oldest first, without building candles (cheap status checks)."""
