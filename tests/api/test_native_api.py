@@ -20,7 +20,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from marketcast.exchanges.sim import SimConfig
 from support.servers import Running, running_hub, wait_ready
-from support.wsio import gather_for, receive, receive_until
+from support.wsio import closed_with, gather_for, receive, receive_until
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.timeout(60)]
 
@@ -190,6 +190,35 @@ async def test_ping_gets_a_pong(hub: Running) -> None:
     async with connect(f"{hub.ws}/ws") as ws:
         await ws.send('{"op":"ping"}')
         assert await receive(ws) == {"type": "pong"}
+
+
+async def test_batch_ms_sends_every_frame_as_an_array_of_messages(hub: Running) -> None:
+    async with connect(f"{hub.ws}/ws?batch_ms=300") as ws:
+        await ws.send(subscribe("ETHUSDT", limit=5))
+        await ws.send(subscribe("BTCUSDT", limit=5))
+        await ws.send('{"op":"ping"}')
+        frames: list[list[Json]] = []
+        async with asyncio.timeout(10):
+            while sum(len(f) for f in frames) < 12:
+                frame = orjson.loads(await ws.recv())
+                assert isinstance(frame, list)
+                assert frame
+                frames.append(frame)
+    messages = [m for frame in frames for m in frame]
+    kinds = [m["type"] for m in messages]
+    assert kinds[:3] == ["snapshot", "snapshot", "pong"]  # order kept across frames
+    assert {m["symbol"] for m in messages if m["type"] == "candle"} <= {"ETHUSDT", "BTCUSDT"}
+    # Two topics push every 0.2 s: a 300 ms window always finds more than one message.
+    assert any(len(frame) > 1 for frame in frames)
+
+
+@pytest.mark.parametrize("value", ["abc", "-1", "1001", "1.5", "²"])
+async def test_a_bad_batch_ms_closes_with_1008_and_says_why(hub: Running, value: str) -> None:
+    async with connect(f"{hub.ws}/ws?batch_ms={value}") as ws:
+        closed = await closed_with(ws)
+    assert closed.rcvd is not None
+    assert closed.rcvd.code == 1008
+    assert "batch_ms must be an integer 0..1000" in closed.rcvd.reason
 
 
 async def test_unsubscribe_stops_that_topic_only(hub: Running) -> None:

@@ -37,9 +37,14 @@ class ClientSession:
         websocket: WebSocket,
         queue_limit: int,
         send_deadline_s: float = DEFAULT_SEND_DEADLINE_S,
+        batch_s: float | None = None,
     ) -> None:
         self.websocket = websocket
         self.send_deadline_s = send_deadline_s
+        # ``None``: one message per frame. Otherwise every frame is a JSON array of the
+        # messages queued ``batch_s`` after the first one (0: whatever is queued when the
+        # writer runs), which saves a frame, a write and a wake-up per extra message.
+        self.batch_s = batch_s
         self.id = next(_ids)
         self.buffer = OutboundBuffer(queue_limit)
         self._wake = asyncio.Event()
@@ -86,16 +91,29 @@ class ClientSession:
             cleanup()
 
     async def _send_queued(self) -> None:
-        """Send what is queued; a slow consumer's backlog is abandoned at once."""
+        """Send what is queued; a slow consumer's backlog is abandoned at once.
+
+        One deadline covers a batch and each sent frame pushes it on: a timer per frame
+        was a tenth of the fan-out cost. Pushing it on costs a timer too, so it is done
+        once a tenth of the deadline has passed: a client that stops reading is closed
+        after 0.9 to 1 deadline without progress.
+        """
+        loop = asyncio.get_running_loop()
+        deadline_s = self.send_deadline_s
         while self.close_code != SLOW_CONSUMER and (batch := self.buffer.pop_batch(_BATCH)):
-            for text in batch:
-                try:
-                    async with asyncio.timeout(self.send_deadline_s):
+            armed = loop.time()
+            frames = batch if self.batch_s is None else ["[" + ",".join(batch) + "]"]
+            try:
+                async with asyncio.timeout_at(armed + deadline_s) as deadline:
+                    for text in frames:
                         await self.websocket.send_text(text)
-                except TimeoutError:
-                    log.warning("client stopped reading, closing", extra={"conn": self.id})
-                    self.shutdown(SLOW_CONSUMER)
-                    return
+                        if (now := loop.time()) - armed > deadline_s / 10:
+                            armed = now
+                            deadline.reschedule(now + deadline_s)
+            except TimeoutError:
+                log.warning("client stopped reading, closing", extra={"conn": self.id})
+                self.shutdown(SLOW_CONSUMER)
+                return
 
     def _closing(self) -> bool:
         return self.close_code is not None
@@ -105,6 +123,8 @@ class ClientSession:
         try:
             while not self._closing():
                 await self._wake.wait()
+                if self.batch_s:
+                    await asyncio.sleep(self.batch_s)  # let the burst this one opened arrive
                 self._wake.clear()
                 await self._send_queued()
             slow = self.close_code == SLOW_CONSUMER

@@ -24,15 +24,34 @@ CLOSE_POLICY = 1008
 MessageHandler = Callable[[ClientSession, str], Awaitable[None]]
 
 
-async def open_session(websocket: WebSocket) -> tuple[AppState, ClientSession] | None:
-    """Accept the socket (or refuse it with 1008 if unauthorised) and wrap it."""
+MAX_BATCH_MS = 1000
+
+
+async def open_session(
+    websocket: WebSocket, *, batching: bool = False
+) -> tuple[AppState, ClientSession] | None:
+    """Accept the socket (or refuse it with 1008 if unauthorised) and wrap it.
+
+    With ``batching`` the client may ask for batched frames with ``?batch_ms=N``; a value
+    that is not an integer in 0..1000 is accepted and closed at once with 1008 and the
+    reason (a refused handshake could not say why).
+    """
     state = app_state(websocket)
     if not is_allowed(websocket, state.settings.auth_token):
         await websocket.close(CLOSE_POLICY, "missing or invalid token")
         return None
+    batch_s: float | None = None
     await websocket.accept()
+    if batching and (given := websocket.query_params.get("batch_ms")) is not None:
+        if not (given.isascii() and given.isdigit() and int(given) <= MAX_BATCH_MS):
+            await websocket.close(CLOSE_POLICY, f"batch_ms must be an integer 0..{MAX_BATCH_MS}")
+            return None
+        batch_s = int(given) / 1000
     return state, ClientSession(
-        websocket, state.settings.client_queue_limit, state.settings.client_send_timeout_s
+        websocket,
+        state.settings.client_queue_limit,
+        state.settings.client_send_timeout_s,
+        batch_s=batch_s,
     )
 
 

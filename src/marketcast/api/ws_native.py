@@ -44,7 +44,7 @@ router = APIRouter()
 
 @router.websocket("/ws")
 async def native_ws(websocket: WebSocket) -> None:
-    opened = await open_session(websocket)
+    opened = await open_session(websocket, batching=True)
     if opened is None:
         return
     state, session = opened
