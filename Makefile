@@ -56,6 +56,9 @@ bench: install  ## short runs of the benchmark scenarios; JSON + summary.md in b
 	$(BIN)/python bench/rest.py --seconds 5
 	$(BIN)/python bench/cold_start.py --symbols 10 --latency 0.05 --runs 1
 	$(BIN)/python bench/store.py --ops 5000
+	$(BIN)/python bench/fanout.py --clients 200 --seconds 3 --push-intervals 0.25
+	$(BIN)/python bench/ingest.py --symbols 100 --messages 40000
+	$(BIN)/python bench/memory.py --topics 200
 	$(BIN)/python bench/report.py
 
 lock:  ## re-resolve pinned dependencies into requirements.lock (hashes, no URLs)

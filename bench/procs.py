@@ -49,7 +49,9 @@ def wait_for(url: str, deadline_s: float) -> float:
 
 
 @contextmanager
-def process(args: Sequence[str | Path], env: dict[str, str] | None = None) -> Iterator[None]:
+def process(
+    args: Sequence[str | Path], env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
     """Run ``args`` for the duration of the block; terminate it (then kill) on the way out."""
     child = subprocess.Popen(
         [str(a) for a in args],
@@ -58,7 +60,7 @@ def process(args: Sequence[str | Path], env: dict[str, str] | None = None) -> It
         stderr=subprocess.DEVNULL,
     )
     try:
-        yield
+        yield child
     finally:
         child.terminate()
         try:
@@ -101,3 +103,18 @@ def hub_args(port: int, sim_origin: str, symbols: Sequence[str], *extra: str) ->
         ",".join(symbols),
         *extra,
     ]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time ``pid`` has used so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / ticks
+
+
+def rss_bytes(pid: int) -> int:
+    """Resident set size of ``pid`` (Linux ``/proc``)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError(f"no VmRSS for {pid}")

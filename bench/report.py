@@ -20,6 +20,9 @@ def leaves(value: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
     elif isinstance(value, list):
         if value and all(isinstance(item, (int, float)) for item in value):
             yield prefix.rstrip("."), ", ".join(f"{item:.3g}" for item in value)
+        else:  # one row group per run (fan-out has one per push rate)
+            for index, item in enumerate(value):
+                yield from leaves(item, f"{prefix}{index}.")
     elif isinstance(value, float):
         yield prefix.rstrip("."), f"{value:.4g}"
     else:
