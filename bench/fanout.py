@@ -86,14 +86,17 @@ async def drive(url: str, server_pid: int, args: argparse.Namespace) -> dict[str
         ]
         children.append(
             await asyncio.create_subprocess_exec(
-                *command, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE
+                *command,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                limit=2**26,  # the report line holds every broadcast's counts
             )
         )
     try:
         connected = 0
         for child in children:
             assert child.stdout is not None
-            line = await asyncio.wait_for(child.stdout.readline(), 180)
+            line = await asyncio.wait_for(child.stdout.readline(), 600)
             if not line.startswith(b"connected"):
                 raise RuntimeError(f"a client process failed to connect: {line!r}")
             connected += int(line.split()[1])

@@ -29,6 +29,7 @@ from picows import WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
 # Latency histogram: 0.1 ms bins up to 10 s, one overflow bin.
 BIN_MS = 0.1
 BINS = 100_000
+CONNECT_AT_ONCE = 50
 
 
 class Tally:
@@ -104,8 +105,8 @@ class Client(WSListener):
 async def run(args: argparse.Namespace) -> None:
     topics = [t.split(":") for t in args.topics.split(",")]
     tally = Tally()
-    clients: list[tuple[WSTransport, asyncio.Event]] = []
-    for number in range(args.first, args.first + args.clients):
+
+    async def open_client(number: int) -> tuple[WSTransport, asyncio.Event]:
         base = number * args.subscriptions
         picks = [topics[(base + j) % len(topics)] for j in range(args.subscriptions)]
         messages = [
@@ -116,10 +117,17 @@ async def run(args: argparse.Namespace) -> None:
         ]
         done = asyncio.Event()
         transport, _ = await ws_connect(
-            lambda m=messages, d=done: Client(tally, m, d), args.url, websocket_handshake_timeout=30
+            lambda: Client(tally, messages, done), args.url, websocket_handshake_timeout=60
         )
-        clients.append((transport, done))
-    async with asyncio.timeout(120):
+        return transport, done
+
+    # A few handshakes at a time: one by one, 10k clients take minutes to connect.
+    numbers = range(args.first, args.first + args.clients)
+    clients: list[tuple[WSTransport, asyncio.Event]] = []
+    for chunk in range(0, len(numbers), CONNECT_AT_ONCE):
+        batch = numbers[chunk : chunk + CONNECT_AT_ONCE]
+        clients += await asyncio.gather(*(open_client(n) for n in batch))
+    async with asyncio.timeout(300):
         for _, done in clients:
             await done.wait()
     print(f"connected {len(clients)}", flush=True)

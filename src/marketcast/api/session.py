@@ -1,8 +1,10 @@
 """One client WebSocket: a bounded outbound buffer drained by a single writer task.
 
 Producers (the bus, request handlers) call :meth:`ClientSession.send`, which never awaits.
-The writer sends in order. If the buffer overflows, the client is a slow consumer: it is
-unsubscribed at once, and closed with 4008 as soon as its socket accepts the close frame.
+While nothing is queued the message is written in place (:mod:`.eager`), the way a bare
+broadcast writes; otherwise it is queued and the writer sends in order. If the buffer
+overflows, the client is a slow consumer: it is unsubscribed at once, and closed with 4008
+as soon as its socket accepts the close frame.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from marketcast.api import eager
 from marketcast.hub.outbound import OutboundBuffer
 
 log = logging.getLogger(__name__)
@@ -45,6 +48,10 @@ class ClientSession:
         # messages queued ``batch_s`` after the first one (0: whatever is queued when the
         # writer runs), which saves a frame, a write and a wake-up per extra message.
         self.batch_s = batch_s
+        # Sends run in place while nothing is queued or in flight (see .eager); a send
+        # that had to wait is finished by the writer before anything queued after it.
+        self._in_flight: eager.Suspended | None = None
+        self._writing = False
         self.id = next(_ids)
         self.buffer = OutboundBuffer(queue_limit)
         self._wake = asyncio.Event()
@@ -67,11 +74,26 @@ class ClientSession:
     def send(self, text: str, key: Hashable | None = None) -> None:
         if self.close_code is not None:
             return
+        if self.batch_s is None and not (self._writing or self._in_flight or self.buffer):
+            self._send_now(text)
+            return
         if self.buffer.push(text, key):
             self._wake.set()
         else:
             log.warning("slow consumer, closing", extra={"conn": self.id})
             self.shutdown(SLOW_CONSUMER)
+
+    def _send_now(self, text: str) -> None:
+        """Write ``text`` without a task hop; hand the send to the writer if it must wait."""
+        try:
+            started = eager.start(self.websocket.send_text(text))
+        except (WebSocketDisconnect, RuntimeError, OSError):
+            self.shutdown(1000)  # the client went away: end as the writer would
+            return
+        if started is not eager.DONE:
+            assert isinstance(started, tuple)
+            self._in_flight = started
+            self._wake.set()
 
     def shutdown(self, code: int) -> None:
         """Stop feeding this client and ask the writer to close with ``code``."""
@@ -91,6 +113,30 @@ class ClientSession:
             cleanup()
 
     async def _send_queued(self) -> None:
+        """Finish a send in flight, then send what is queued, in order."""
+        self._writing = True
+        try:
+            if await self._finish_in_flight():
+                await self._send_buffered()
+        finally:
+            self._writing = False
+
+    async def _finish_in_flight(self) -> bool:
+        """Complete a send that started in place and had to wait; ``False`` if it timed out."""
+        if self._in_flight is None:
+            return True
+        try:
+            async with asyncio.timeout(self.send_deadline_s):
+                await eager.finish(self._in_flight)
+        except TimeoutError:
+            log.warning("client stopped reading, closing", extra={"conn": self.id})
+            self.shutdown(SLOW_CONSUMER)
+            return False
+        finally:
+            self._in_flight = None
+        return True
+
+    async def _send_buffered(self) -> None:
         """Send what is queued; a slow consumer's backlog is abandoned at once.
 
         One deadline covers a batch and each sent frame pushes it on: a timer per frame
@@ -137,6 +183,9 @@ class ClientSession:
         except (WebSocketDisconnect, RuntimeError, OSError):
             pass  # the client went away; the reader notices too
         finally:
+            if self._in_flight is not None:  # a slow consumer's send that never finished
+                self._in_flight[0].close()
+                self._in_flight = None
             self._run_cleanups()
             self.closed.set()
 
