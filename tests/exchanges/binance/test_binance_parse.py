@@ -205,6 +205,22 @@ def test_malformed_rest_rows_raise(row: object) -> None:
         parse_rest_kline(row, closed=False)
 
 
+def test_numbers_instead_of_strings_still_parse_as_the_same_candle() -> None:
+    as_numbers = [v if i in (0, 6, 8) else float(str(v)) for i, v in enumerate(DOC_REST_ROW[:11])]
+    assert parse_rest_kline(as_numbers, closed=True) == parse_rest_kline(DOC_REST_ROW, closed=True)
+
+
+@pytest.mark.parametrize(
+    ("index", "value", "named"),
+    [(2, "NaN", "high"), (5, "inf", "volume"), (1, True, "open"), (0, -1, "open time")],
+)
+def test_a_bad_field_is_named(index: int, value: object, named: str) -> None:
+    row = list(DOC_REST_ROW)
+    row[index] = value
+    with pytest.raises(ExchangeProtocolError, match=named):
+        parse_rest_kline(row, closed=False)
+
+
 def test_exchange_info_yields_sizes_as_strings() -> None:
     assert parse_exchange_info(DOC_EXCHANGE_INFO) == [
         SymbolInfo("ETHBTC", "ETH", "BTC", "TRADING", "0.00000100", "0.00100000")
