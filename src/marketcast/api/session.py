@@ -19,6 +19,7 @@ from typing import Any
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from marketcast.api import eager
+from marketcast.api.batching import BatchWindow
 from marketcast.hub.outbound import OutboundBuffer
 
 log = logging.getLogger(__name__)
@@ -40,14 +41,14 @@ class ClientSession:
         websocket: WebSocket,
         queue_limit: int,
         send_deadline_s: float = DEFAULT_SEND_DEADLINE_S,
-        batch_s: float | None = None,
+        batch: BatchWindow | None = None,
     ) -> None:
         self.websocket = websocket
         self.send_deadline_s = send_deadline_s
-        # ``None``: one message per frame. Otherwise every frame is a JSON array of the
-        # messages queued ``batch_s`` after the first one (0: whatever is queued when the
-        # writer runs), which saves a frame, a write and a wake-up per extra message.
-        self.batch_s = batch_s
+        # ``None``: one message per frame. Otherwise every frame is a JSON array of what
+        # was queued since the last one, sent when the batch window closes: a frame, a
+        # write and a syscall saved per extra message.
+        self.batch = batch
         # Sends run in place while nothing is queued or in flight (see .eager); a send
         # that had to wait is finished by the writer before anything queued after it.
         self._in_flight: eager.Suspended | None = None
@@ -74,14 +75,29 @@ class ClientSession:
     def send(self, text: str, key: Hashable | None = None) -> None:
         if self.close_code is not None:
             return
-        if self.batch_s is None and not (self._writing or self._in_flight or self.buffer):
+        busy = self._writing or self._in_flight is not None
+        if self.batch is None and not (busy or self.buffer):
             self._send_now(text)
             return
-        if self.buffer.push(text, key):
-            self._wake.set()
-        else:
+        if not self.buffer.push(text, key):
             log.warning("slow consumer, closing", extra={"conn": self.id})
             self.shutdown(SLOW_CONSUMER)
+        elif self.batch is not None and not busy:
+            self.batch.mark(self)
+        else:
+            self._wake.set()
+
+    def flush_batch(self) -> None:
+        """The batch window closed: send what is queued as one array, in place."""
+        if self.close_code is not None:
+            return
+        if self._writing or self._in_flight is not None:
+            self._wake.set()  # the writer is at it; it sends the queue after
+            return
+        if batch := self.buffer.pop_batch(_BATCH):
+            self._send_now("[" + ",".join(batch) + "]")
+        if self.buffer:
+            self._wake.set()  # more than one frame's worth
 
     def _send_now(self, text: str) -> None:
         """Write ``text`` without a task hop; hand the send to the writer if it must wait."""
@@ -148,7 +164,7 @@ class ClientSession:
         deadline_s = self.send_deadline_s
         while self.close_code != SLOW_CONSUMER and (batch := self.buffer.pop_batch(_BATCH)):
             armed = loop.time()
-            frames = batch if self.batch_s is None else ["[" + ",".join(batch) + "]"]
+            frames = batch if self.batch is None else ["[" + ",".join(batch) + "]"]
             try:
                 async with asyncio.timeout_at(armed + deadline_s) as deadline:
                     for text in frames:
@@ -169,8 +185,6 @@ class ClientSession:
         try:
             while not self._closing():
                 await self._wake.wait()
-                if self.batch_s:
-                    await asyncio.sleep(self.batch_s)  # let the burst this one opened arrive
                 self._wake.clear()
                 await self._send_queued()
             slow = self.close_code == SLOW_CONSUMER

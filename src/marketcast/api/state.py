@@ -8,6 +8,7 @@ from typing import Any
 
 from starlette.requests import HTTPConnection
 
+from marketcast.api.batching import BatchWindow
 from marketcast.api.candle_bodies import EncodedBodies
 from marketcast.config import Settings
 from marketcast.hub.feed_ports import BookFeed, LiquidationFeed, TradeFeed
@@ -29,6 +30,8 @@ class AppState:
     liquidations: LiquidationFeed | None = None
     # /candles bodies, valid while their topic's store revision holds.
     candle_bodies: EncodedBodies = field(default_factory=EncodedBodies)
+    # One per ?batch_ms= value in use (at most 1001): a shared timer per window length.
+    batch_windows: dict[int, BatchWindow] = field(default_factory=dict)
 
 
 def app_state(connection: HTTPConnection) -> AppState:

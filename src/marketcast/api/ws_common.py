@@ -10,6 +10,7 @@ from typing import Any
 from starlette.websockets import WebSocket
 
 from marketcast.api.access import is_allowed
+from marketcast.api.batching import BatchWindow
 from marketcast.api.errors import error_code, error_details
 from marketcast.api.formats import error_message
 from marketcast.api.ratelimit import TokenBucket
@@ -40,18 +41,21 @@ async def open_session(
     if not is_allowed(websocket, state.settings.auth_token):
         await websocket.close(CLOSE_POLICY, "missing or invalid token")
         return None
-    batch_s: float | None = None
+    batch: BatchWindow | None = None
     await websocket.accept()
     if batching and (given := websocket.query_params.get("batch_ms")) is not None:
         if not (given.isascii() and given.isdigit() and int(given) <= MAX_BATCH_MS):
             await websocket.close(CLOSE_POLICY, f"batch_ms must be an integer 0..{MAX_BATCH_MS}")
             return None
-        batch_s = int(given) / 1000
+        window_ms = int(given)
+        batch = state.batch_windows.get(window_ms)
+        if batch is None:
+            batch = state.batch_windows[window_ms] = BatchWindow(window_ms / 1000)
     return state, ClientSession(
         websocket,
         state.settings.client_queue_limit,
         state.settings.client_send_timeout_s,
-        batch_s=batch_s,
+        batch=batch,
     )
 
 
