@@ -226,6 +226,7 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=2, help="client processes")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--push-intervals", default="0.25,0.1,0.05")
+    parser.add_argument("--name", default="fanout", help="bench/results/<name>.json")
     parser.add_argument(
         "--batch-ms", type=int, default=5, help="also measure /ws?batch_ms=N (-1: don't)"
     )
@@ -248,7 +249,7 @@ def main() -> None:
         "marketcast": str(BIN / "marketcast"),
     }
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "fanout.json").write_text(json.dumps(result, indent=2))
+    (RESULTS / f"{args.name}.json").write_text(json.dumps(result, indent=2))
     for run in runs:
         hub, ceiling = run["hub"], run["ceiling"]
         print(
@@ -264,7 +265,7 @@ def main() -> None:
                 f"{batched['frames_per_s']} frames/s, p50 {batched['p50_ms']} "
                 f"p99 {batched['p99_ms']} ms cpu {batched['server_cpu_share']}"
             )
-    print("-> bench/results/fanout.json")
+    print(f"-> bench/results/{args.name}.json")
 
 
 if __name__ == "__main__":

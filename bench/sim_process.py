@@ -4,20 +4,27 @@
 minute behind the wall clock. Here the virtual clock is set to the wall clock's ms once the
 simulator is up (building the tape takes a while), so the exchange's event time ``E`` and
 a client's ``time.time()`` are the same clock and their difference is the end-to-end
-latency.
+latency. Binance's REST weight limit (6000 a minute, spot) is enforced as by default.
 
-    .venv/bin/python bench/sim_process.py PORT PUSH_INTERVAL_S
+    .venv/bin/python bench/sim_process.py PORT PUSH_INTERVAL_S [--symbols N] [--faults F]
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
-import sys
 import time
 
 import uvloop
 
-from marketcast.exchanges.sim import SimConfig, SimExchange
+from marketcast.exchanges.sim import FaultSchedule, SimConfig, SimExchange
+from marketcast.exchanges.sim.symbols import LISTED_SYMBOLS
+
+
+def symbols(count: int) -> tuple[str, ...]:
+    """The catalogue first, then made-up ``<BASE>USDT`` listings (the simulator lists any)."""
+    extra = tuple(f"X{n:04d}USDT" for n in range(max(0, count - len(LISTED_SYMBOLS))))
+    return (*LISTED_SYMBOLS, *extra)[: max(count, len(LISTED_SYMBOLS))]
 
 
 async def serve(config: SimConfig, port: int) -> None:
@@ -29,14 +36,19 @@ async def serve(config: SimConfig, port: int) -> None:
 
 
 def main() -> None:
-    port, push_interval_s = int(sys.argv[1]), float(sys.argv[2])
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("port", type=int)
+    parser.add_argument("push_interval_s", type=float)
+    parser.add_argument("--symbols", type=int, default=len(LISTED_SYMBOLS))
+    parser.add_argument("--faults", default="")
+    args = parser.parse_args()
     config = SimConfig(
+        symbols=symbols(args.symbols),
         start_ms=int(time.time() * 1000),
-        push_interval_s=push_interval_s,
-        # Bootstrap weight is not what these scenarios measure (cold start does).
-        weight_limit_per_minute=1_000_000,
+        push_interval_s=args.push_interval_s,
+        faults=FaultSchedule.parse(args.faults),
     )
-    uvloop.run(serve(config, port))
+    uvloop.run(serve(config, args.port))
 
 
 if __name__ == "__main__":
