@@ -27,6 +27,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from marketcast.config import DEFAULT_INTERVALS, DEFAULT_SYMBOLS
 from procs import (
     BIN,
     RESULTS,
@@ -40,19 +41,8 @@ from procs import (
 )
 
 HERE = Path(__file__).parent
-SYMBOLS = (
-    "BTCUSDT",
-    "ETHUSDT",
-    "BNBUSDT",
-    "SOLUSDT",
-    "XRPUSDT",
-    "DOGEUSDT",
-    "ADAUSDT",
-    "AVAXUSDT",
-    "LINKUSDT",
-    "DOTUSDT",
-)
-INTERVALS = ("1m", "5m", "15m", "1h", "4h", "1d")
+# The hub's defaults: 10 symbols x 6 intervals = 60 topics.
+SYMBOLS, INTERVALS = DEFAULT_SYMBOLS, DEFAULT_INTERVALS
 TOPICS = ",".join(f"{s}:{i}" for s in SYMBOLS for i in INTERVALS)
 BIN_MS = 0.1  # the clients' histogram resolution (bench/wsclients.py)
 
