@@ -164,9 +164,10 @@ def broadcast_share(
 
 
 @contextmanager
-def bench_simulator(push_interval_s: float) -> Iterator[str]:
+def bench_simulator(push_interval_s: float, aligned: bool) -> Iterator[str]:
     port = free_port()
-    with process([sys.executable, HERE / "sim_process.py", str(port), str(push_interval_s)]):
+    command = [sys.executable, HERE / "sim_process.py", str(port), str(push_interval_s)]
+    with process(command if aligned else [*command, "--stagger"]):
         origin = f"http://127.0.0.1:{port}"
         wait_for(f"{origin}/api/v3/ping", 30)
         yield origin
@@ -175,7 +176,7 @@ def bench_simulator(push_interval_s: float) -> Iterator[str]:
 def one_rate(push_interval_s: float, args: argparse.Namespace) -> dict[str, Any]:
     print(f"push interval {push_interval_s:g} s on {len(TOPICS.split(','))} topics", flush=True)
     result: dict[str, Any] = {"push_interval_s": push_interval_s}
-    with bench_simulator(push_interval_s) as sim:
+    with bench_simulator(push_interval_s, args.aligned) as sim:
         port = free_port()
         with process(hub_args(port, sim, SYMBOLS)) as hub:
             wait_for(f"http://127.0.0.1:{port}/ready", 120)
@@ -218,6 +219,12 @@ def main() -> None:
     parser.add_argument("--push-intervals", default="0.25,0.1,0.05")
     parser.add_argument("--name", default="fanout", help="bench/results/<name>.json")
     parser.add_argument(
+        "--aligned",
+        action="store_true",
+        help="every kline stream pushes in the same tick (default: each at its own phase, "
+        "as Binance's streams do)",
+    )
+    parser.add_argument(
         "--batch-ms", type=int, default=5, help="also measure /ws?batch_ms=N (-1: don't)"
     )
     args = parser.parse_args()
@@ -231,6 +238,7 @@ def main() -> None:
         "subscriptions_per_client": args.subscriptions,
         "topics": len(TOPICS.split(",")),
         "seconds": args.seconds,
+        "pushes": "aligned" if args.aligned else "staggered",
         "runs": runs,
         "hub_best_updates_per_s_p99_le_100ms": best_within(runs, "hub", 100.0),
         "hub_batched_best_updates_per_s_p99_le_100ms": best_within(runs, "hub_batched", 100.0),

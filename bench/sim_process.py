@@ -6,7 +6,7 @@ simulator is up (building the tape takes a while), so the exchange's event time 
 a client's ``time.time()`` are the same clock and their difference is the end-to-end
 latency. Binance's REST weight limit (6000 a minute, spot) is enforced as by default.
 
-    .venv/bin/python bench/sim_process.py PORT PUSH_INTERVAL_S [--symbols N] [--faults F]
+    .venv/bin/python bench/sim_process.py PORT PUSH_S [--symbols N] [--faults F] [--stagger]
 """
 
 from __future__ import annotations
@@ -41,12 +41,16 @@ def main() -> None:
     parser.add_argument("push_interval_s", type=float)
     parser.add_argument("--symbols", type=int, default=len(LISTED_SYMBOLS))
     parser.add_argument("--faults", default="")
+    parser.add_argument(
+        "--stagger", action="store_true", help="each kline stream pushes at its own phase"
+    )
     args = parser.parse_args()
     config = SimConfig(
         symbols=symbols(args.symbols),
         start_ms=int(time.time() * 1000),
         push_interval_s=args.push_interval_s,
         faults=FaultSchedule.parse(args.faults),
+        stagger_pushes=args.stagger,
     )
     uvloop.run(serve(config, args.port))
 

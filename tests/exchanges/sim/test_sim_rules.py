@@ -10,7 +10,7 @@ from marketcast.exchanges.sim import FaultAction, FaultSchedule, InvalidFaultSch
 from marketcast.exchanges.sim.params import ApiError, parse_klines, parse_symbols
 from marketcast.exchanges.sim.protocol import SessionState, handle_control
 from marketcast.exchanges.sim.ratelimit import WeightLimiter
-from marketcast.exchanges.sim.streams import Cursor, plan_push
+from marketcast.exchanges.sim.streams import Cursor, plan_push, start_cursor, stream_phase
 from marketcast.exchanges.sim.wire import decimal_text
 
 LISTED = frozenset({"BTCUSDT", "ETHUSDT"})
@@ -173,3 +173,24 @@ def test_symbols_parameter_is_a_json_list() -> None:
     assert parse_symbols({}, LISTED) is None
     with pytest.raises(ApiError):
         parse_symbols({"symbols": "BTCUSDT"}, LISTED)
+
+
+# -- staggered pushes (SimConfig.stagger_pushes) ------------------------------------------
+def test_a_stream_phase_is_stable_within_the_cadence_and_spreads_streams() -> None:
+    names = [f"{s}@kline_{i}" for s in ("btcusdt", "ethusdt", "solusdt") for i in ("1m", "1h")]
+    phases = [stream_phase(name, 0.25) for name in names]
+    assert phases == [stream_phase(name, 0.25) for name in names]  # same every run
+    assert all(0 <= phase < 0.25 for phase in phases)
+    assert len({round(phase, 3) for phase in phases}) == len(names)
+
+
+def test_a_phased_cursor_pushes_its_first_forming_update_after_its_phase() -> None:
+    m1 = Interval.parse("1m")
+    now_ms = 10 * MINUTE_MS + 5_000
+    cursor = start_cursor(m1, now_ms, real_s=100.0, phase_s=0.2)
+    early = plan_push(cursor, m1, (now_ms, 100.1), cadence_s=2.0, max_finals=10)
+    assert early.forming is None
+    due = plan_push(early.cursor, m1, (now_ms + 100, 100.2), cadence_s=2.0, max_finals=10)
+    assert due.forming == 10 * MINUTE_MS
+    assert due.cursor.next_push_s == pytest.approx(102.2)  # the phase is kept
+    assert start_cursor(m1, now_ms, real_s=100.0).next_push_s == 100.0  # default: at once

@@ -9,6 +9,7 @@ since the last tick at high clock speed) and whether the forming candle is due.
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 
 from marketcast.domain.intervals import Interval
@@ -32,9 +33,15 @@ class PushPlan:
     cursor: Cursor
 
 
-def start_cursor(interval: Interval, now_ms: int, real_s: float) -> Cursor:
-    """A new subscription: follow the current candle and push it at once."""
-    return Cursor(interval.floor(now_ms), real_s)
+def start_cursor(interval: Interval, now_ms: int, real_s: float, phase_s: float = 0.0) -> Cursor:
+    """A new subscription: follow the current candle and push it at once, or ``phase_s``
+    later (a stream's own phase within the cadence, so streams do not push in step)."""
+    return Cursor(interval.floor(now_ms), real_s + phase_s)
+
+
+def stream_phase(name: str, cadence_s: float) -> float:
+    """A stable phase in ``[0, cadence_s)`` for the stream called ``name``."""
+    return zlib.crc32(name.encode()) / 2**32 * cadence_s
 
 
 def plan_push(

@@ -44,6 +44,7 @@ from marketcast.exchanges.sim.streams import (
     cadence_for,
     plan_push,
     start_cursor,
+    stream_phase,
 )
 from marketcast.exchanges.sim.truth import GroundTruth
 from marketcast.exchanges.sim.wire import Json
@@ -221,12 +222,17 @@ class SimConnection:
         now, real = self._runtime.clock.now_ms(), time.monotonic()
         routed = [s for s in state.streams if route_of(s, self.market) == self._route]
         self._cursors = {
-            s: self._cursors.get(s) or start_cursor(s.interval, now, real)
+            s: self._cursors.get(s) or start_cursor(s.interval, now, real, self._phase(s))
             for s in routed
             if isinstance(s, KlineStream)
         }
         self._feed.follow(routed, now)
         self._state = state
+
+    def _phase(self, stream: KlineStream) -> float:
+        if not self._runtime.config.stagger_pushes:
+            return 0.0
+        return stream_phase(stream.name, cadence_for(stream.interval, self._venue.push_interval_s))
 
     def _too_chatty(self, real_s: float) -> bool:
         self._received.append(real_s)
