@@ -16,7 +16,8 @@ from redis.asyncio import Redis
 from marketcast.domain.candles import Candle
 from marketcast.domain.topics import Topic
 from marketcast.errors import StoreUnavailable
-from marketcast.store.redis import RedisStore, redact_url
+from marketcast.store.redis import RedisStore
+from marketcast.store.redis_client import redact_url
 from marketcast.store.redis_codec import CANDLE_BYTES, decode_candle, encode_candle
 from support.redis_server import RedisProcess, free_port, redis_process, redis_url
 

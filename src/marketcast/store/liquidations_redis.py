@@ -12,20 +12,15 @@ to ``capacity``, so concurrent writers never store a liquidation twice.
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
-from collections.abc import Iterator, Sequence
-from importlib import resources
+from collections.abc import Sequence
 from typing import Any, Final, cast
 
 from redis import exceptions as redis_errors
 from redis.asyncio import Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialWithJitterBackoff
 from redis.commands.core import AsyncScript
 
 from marketcast.domain.liquidations import Liquidation
-from marketcast.errors import StoreUnavailable
 from marketcast.resources import AsyncResource
 from marketcast.store.liquidations import (
     DEFAULT_CAPACITY,
@@ -34,18 +29,13 @@ from marketcast.store.liquidations import (
     encode_liquidation,
     key_prefix,
 )
-from marketcast.store.redis import redact_url
+from marketcast.store.redis_client import connect, lua, unavailable_on
 
 log = logging.getLogger(__name__)
 
 # Down, too slow, or refusing (READONLY replica, OOM, MISCONF, BUSY): for a caller all of
 # these mean "Redis cannot keep liquidations right now", and all of them pass.
 _UNAVAILABLE: Final = (redis_errors.RedisError, OSError)
-
-
-@functools.cache
-def _add_script() -> str:
-    return (resources.files("marketcast.store") / "lua" / "liquidations_add.lua").read_text()
 
 
 class RedisLiquidationStore(AsyncResource):
@@ -81,33 +71,17 @@ class RedisLiquidationStore(AsyncResource):
     @property
     def _redis(self) -> Redis:
         if self._client is None:
-            self._client = Redis.from_url(
+            self._client = connect(
                 self.url,
-                decode_responses=False,
+                timeout_s=self._timeout_s,
                 socket_timeout=self._timeout_s,
-                socket_connect_timeout=min(self._timeout_s, 2.0),
-                health_check_interval=10,
-                # Reconnect after a restart, but never repeat a command that timed out.
-                retry=Retry(
-                    ExponentialWithJitterBackoff(cap=0.25, base=0.02),
-                    retries=2,
-                    supported_errors=(redis_errors.ConnectionError,),
-                ),
-                retry_on_timeout=False,
-                client_name="marketcast-liquidations",
+                name="marketcast-liquidations",
             )
-            self._add = self._client.register_script(_add_script())
+            self._add = self._client.register_script(lua("liquidations_add"))
         return self._client
 
-    @contextlib.contextmanager
-    def _reaching(self) -> Iterator[None]:
-        try:
-            yield
-        except _UNAVAILABLE as error:
-            reason = str(error) or type(error).__name__
-            raise StoreUnavailable(
-                f"redis liquidation store at {redact_url(self.url)} unavailable: {reason}"
-            ) from error
+    def _reaching(self) -> contextlib.AbstractContextManager[None]:
+        return unavailable_on(_UNAVAILABLE, "redis liquidation store", self.url)
 
     async def add(self, symbol: str, liquidations: Sequence[Liquidation]) -> list[Liquidation]:
         check_symbol(symbol, liquidations)
@@ -118,7 +92,7 @@ class RedisLiquidationStore(AsyncResource):
             args += (liquidation.time_ms, key_prefix(liquidation), encode_liquidation(liquidation))
         with self._reaching():
             client = self._redis
-            script = self._add or client.register_script(_add_script())
+            script = self._add or client.register_script(lua("liquidations_add"))
             positions: list[int] = await script(keys=[self.key(symbol)], args=args, client=client)
         return [liquidations[position - 1] for position in positions]
 

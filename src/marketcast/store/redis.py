@@ -17,24 +17,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
-from collections.abc import Iterable, Iterator, Sequence
-from importlib import resources
+from collections.abc import Iterable, Sequence
 from typing import Any, Final, cast
-from urllib.parse import urlsplit, urlunsplit
 
 from redis import exceptions as redis_errors
 from redis.asyncio import Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialWithJitterBackoff
 from redis.commands.core import AsyncScript
 
 from marketcast.domain.candles import Candle, TimeRange
 from marketcast.domain.series import merge_gaps
 from marketcast.domain.topics import Topic
-from marketcast.errors import StoreUnavailable
 from marketcast.resources import AsyncResource
 from marketcast.store.base import TopicInfo
+from marketcast.store.redis_client import connect, lua, unavailable_on
 from marketcast.store.redis_codec import (
     Change,
     RedisKeys,
@@ -50,23 +45,6 @@ from marketcast.store.redis_codec import (
 FEED_MAX_LEN: Final = 100_000
 # Failures that mean "Redis is not there right now" rather than "we sent nonsense".
 _UNREACHABLE: Final = (redis_errors.ConnectionError, redis_errors.TimeoutError, OSError)
-
-
-@functools.cache
-def _lua(name: str) -> str:
-    return (resources.files("marketcast.store") / "lua" / f"{name}.lua").read_text()
-
-
-def redact_url(url: str) -> str:
-    """``url`` with any password masked, fit for logs and error messages."""
-    parts = urlsplit(url)
-    if parts.password is None and "password" not in parts.query:
-        return url
-    host = parts.hostname or ""
-    host = f"[{host}]" if ":" in host else host
-    port = f":{parts.port}" if parts.port else ""
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}{port}", query=""))
 
 
 class RedisStore(AsyncResource):
@@ -93,21 +71,8 @@ class RedisStore(AsyncResource):
     # -- connection --------------------------------------------------------------------
 
     def _connect(self, *, socket_timeout: float | None) -> Redis:
-        return Redis.from_url(
-            self.url,
-            decode_responses=False,
-            socket_timeout=socket_timeout,
-            socket_connect_timeout=min(self._timeout_s, 2.0),
-            health_check_interval=10,
-            # Reconnect quickly after a restart, but never repeat a command that timed
-            # out: a hung Redis should fail fast, not after several full timeouts.
-            retry=Retry(
-                ExponentialWithJitterBackoff(cap=0.25, base=0.02),
-                retries=2,
-                supported_errors=(redis_errors.ConnectionError,),
-            ),
-            retry_on_timeout=False,
-            client_name="marketcast",
+        return connect(
+            self.url, timeout_s=self._timeout_s, socket_timeout=socket_timeout, name="marketcast"
         )
 
     @property
@@ -115,22 +80,15 @@ class RedisStore(AsyncResource):
         if self._client is None:
             self._client = self._connect(socket_timeout=self._timeout_s)
             for name in ("upsert", "replace", "open_times"):
-                self._scripts[name] = self._client.register_script(_lua(name))
+                self._scripts[name] = self._client.register_script(lua(name))
         return self._client
 
     async def _run(self, script: str, keys: list[str], args: list[Any]) -> Any:
         client = self._redis  # registers the scripts on first use
         return await self._scripts[script](keys=keys, args=args, client=client)
 
-    @contextlib.contextmanager
-    def _reaching(self) -> Iterator[None]:
-        try:
-            yield
-        except _UNREACHABLE as error:
-            reason = str(error) or type(error).__name__
-            raise StoreUnavailable(
-                f"redis store at {redact_url(self.url)} unavailable: {reason}"
-            ) from error
+    def _reaching(self) -> contextlib.AbstractContextManager[None]:
+        return unavailable_on(_UNREACHABLE, "redis store", self.url)
 
     def _write_keys(self, topic: Topic) -> list[str]:
         keys = self._keys
