@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import logging
 import math
 from collections.abc import Callable
@@ -48,6 +47,7 @@ from marketcast.domain.orderbook import (
 )
 from marketcast.errors import ExchangeError, NotReady, RateLimited
 from marketcast.exchanges.binance.limits import Backoff
+from marketcast.hub.listeners import Listeners
 
 log = logging.getLogger(__name__)
 
@@ -97,8 +97,7 @@ class LiveBook:
         self.stale_after_s = stale_after_s
         self.tasks: tuple[asyncio.Task[Any], ...] = ()  # owned by the keeper's registry
         self._backoff = backoff.fresh()
-        self._listeners: dict[int, VersionListener] = {}
-        self._listener_ids = itertools.count()
+        self._listeners: Listeners[int] = Listeners(f"order book {symbol}")
         self._first_diff = asyncio.Event()
         self._resync_due = asyncio.Event()
         self._resync_due.set()  # the first sync
@@ -158,13 +157,7 @@ class LiveBook:
         return self.views.view(limit, rounding)
 
     def watch(self, listener: VersionListener) -> Callable[[], None]:
-        key = next(self._listener_ids)
-        self._listeners[key] = listener
-
-        def unwatch() -> None:
-            self._listeners.pop(key, None)
-
-        return unwatch
+        return self._listeners.watch(listener)
 
     def status(self) -> dict[str, Any]:
         state = self.book.state.value
@@ -275,11 +268,5 @@ class LiveBook:
                 await asyncio.sleep(interval_s)
 
     def _push(self) -> None:
-        version = self.book.version
         self.pushes += 1
-        for listener in tuple(self._listeners.values()):
-            try:
-                listener(version)
-            except Exception:
-                # One connection's bug must not starve the other watchers of this book.
-                log.exception("order book %s: a listener failed", self.symbol)
+        self._listeners.tell(self.book.version)

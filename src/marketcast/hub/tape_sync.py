@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import logging
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -26,6 +25,7 @@ from typing import Any, Protocol
 from marketcast.domain.trades import Trade, TradeTape, proven_absent
 from marketcast.errors import ExchangeError, RateLimited
 from marketcast.exchanges.binance.limits import Backoff
+from marketcast.hub.listeners import Listeners
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +64,7 @@ class LiveTape:
         # oldest arrivals (the lowest ids) would be evicted by the newer ones anyway, and
         # a long REST outage must not grow this without limit.
         self._early: deque[Trade] = deque(maxlen=capacity)
-        self._listeners: dict[int, TradesListener] = {}
-        self._listener_ids = itertools.count()
+        self._listeners: Listeners[Sequence[Trade]] = Listeners(f"trade tape {symbol}")
         self._work = asyncio.Event()
         self._catch_up = False
 
@@ -96,13 +95,7 @@ class LiveTape:
         return [trade for trade in trades if trade.id >= floor]
 
     def watch(self, listener: TradesListener) -> Callable[[], None]:
-        key = next(self._listener_ids)
-        self._listeners[key] = listener
-
-        def unwatch() -> None:
-            self._listeners.pop(key, None)
-
-        return unwatch
+        return self._listeners.watch(listener)
 
     def status(self) -> dict[str, Any]:
         newest = self.tape.newest(1)
@@ -222,11 +215,5 @@ class LiveTape:
                 return fetched
 
     def _deliver(self, trades: Sequence[Trade]) -> None:
-        if not trades:
-            return
-        for listener in tuple(self._listeners.values()):
-            try:
-                listener(trades)
-            except Exception:
-                # One connection's bug must not starve the other watchers of this tape.
-                log.exception("trade tape %s: a listener failed", self.symbol)
+        if trades:
+            self._listeners.tell(trades)
