@@ -31,7 +31,14 @@ from marketcast.exchanges.sim.params import (
     parse_limited,
     parse_symbols,
 )
-from marketcast.exchanges.sim.rest import JsonResponse, Producer, endpoint, ping, server_time
+from marketcast.exchanges.sim.rest import (
+    JsonResponse,
+    Producer,
+    endpoint,
+    kline_rows,
+    ping,
+    server_time,
+)
 from marketcast.exchanges.sim.runtime import SimRuntime
 from marketcast.exchanges.sim.tradelog import agg_trades_for, newest_trades
 
@@ -50,20 +57,7 @@ def _klines(runtime: SimRuntime, params: Mapping[str, str]) -> tuple[int, Produc
     listed = runtime.usdm.listed
     query = parse_klines(params, listed, max_limit=FUTURES_MAX_KLINES_LIMIT, futures=True)
     runtime.stats.klines_requests[(FUTURES_KLINES_PATH, query.symbol, query.interval.code)] += 1
-
-    def rows() -> list[list[Any]]:
-        found = runtime.truth().page(
-            query.symbol,
-            query.interval,
-            runtime.clock.now_ms(),
-            query.limit,
-            start_ms=query.start_ms,
-            end_ms=query.end_ms,
-        )
-        formatter = runtime.usdm.klines[query.symbol]
-        return [formatter.row(kline) for kline in found]
-
-    return futures_klines_weight(query.limit), rows
+    return futures_klines_weight(query.limit), kline_rows(runtime, query, runtime.usdm)
 
 
 def _depth(runtime: SimRuntime, params: Mapping[str, str]) -> tuple[int, Producer]:

@@ -24,6 +24,7 @@ from marketcast.exchanges.sim.params import (
     DEPTH_LIMITS,
     TRADES_LIMITS,
     ApiError,
+    KlinesQuery,
     depth_weight,
     parse_agg_trades,
     parse_klines,
@@ -32,7 +33,7 @@ from marketcast.exchanges.sim.params import (
     ticker_weight,
 )
 from marketcast.exchanges.sim.protocol import Market
-from marketcast.exchanges.sim.runtime import SimRuntime
+from marketcast.exchanges.sim.runtime import SimRuntime, Venue
 from marketcast.exchanges.sim.ticker import ticker_24hr
 from marketcast.exchanges.sim.tradelog import agg_trades_for, newest_trades
 from marketcast.exchanges.sim.wire import error_body, exchange_info
@@ -82,6 +83,12 @@ def _exchange_info(runtime: SimRuntime, params: Mapping[str, str]) -> tuple[int,
 def _klines(runtime: SimRuntime, params: Mapping[str, str]) -> tuple[int, Producer]:
     query = parse_klines(params, runtime.listed)
     runtime.stats.klines_requests[(KLINES_PATH, query.symbol, query.interval.code)] += 1
+    return 2, kline_rows(runtime, query, runtime.spot)
+
+
+def kline_rows(runtime: SimRuntime, query: KlinesQuery, venue: Venue) -> Producer:
+    """The rows of a klines page as ``venue`` (spot or USD-M) formats them, read when the
+    response is produced (after the simulated latency), as the exchange would."""
 
     def rows() -> list[list[Any]]:
         found = runtime.truth().page(
@@ -92,10 +99,10 @@ def _klines(runtime: SimRuntime, params: Mapping[str, str]) -> tuple[int, Produc
             start_ms=query.start_ms,
             end_ms=query.end_ms,
         )
-        formatter = runtime.spot.klines[query.symbol]
+        formatter = venue.klines[query.symbol]
         return [formatter.row(kline) for kline in found]
 
-    return 2, rows
+    return rows
 
 
 def _ticker(runtime: SimRuntime, params: Mapping[str, str]) -> tuple[int, Producer]:
