@@ -28,7 +28,7 @@ from fastapi import APIRouter, Request, WebSocket
 from fastapi.responses import JSONResponse, Response
 
 from marketcast.api.feeds import attach, candle_topic_ready
-from marketcast.api.formats import Json, dumps
+from marketcast.api.formats import Json, candle_native, dumps
 from marketcast.api.orderfox import PREFIX, error_response, symbol_meta
 from marketcast.api.orderfox_ws import OrderfoxSocket, open_socket
 from marketcast.api.params import parse_limit
@@ -67,17 +67,9 @@ def parse_container_width(raw: str | None) -> int | None:
 
 
 def candle_row(c: Candle) -> Json:
-    """One chart candle: ``timestamp`` (ms) and ``time`` (s) are both the open time."""
-    return {
-        "timestamp": c.open_time,
-        "time": c.time,
-        "open": c.open,
-        "high": c.high,
-        "low": c.low,
-        "close": c.close,
-        "volume": c.volume,
-        "closed": c.closed,
-    }
+    """One chart candle: the native row plus ``timestamp``; ``timestamp`` (ms) and
+    ``time`` (s) are both the open time."""
+    return {"timestamp": c.open_time, **candle_native(c)}
 
 
 def time_range(candles: list[Candle]) -> dict[str, int | None]:
