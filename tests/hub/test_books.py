@@ -15,36 +15,20 @@ from typing import Any
 
 import pytest
 
-from marketcast.domain.market import SymbolMeta, build_symbol_meta
 from marketcast.domain.orderbook import BookDiff, BookSnapshot, SyncRule
 from marketcast.errors import CapacityExceeded, ExchangeUnavailable, NotReady, UnknownSymbol
 from marketcast.exchanges.binance.depth import DepthEvent
 from marketcast.exchanges.binance.limits import Backoff
-from marketcast.exchanges.binance.messages import StreamsReconnected, SymbolInfo
+from marketcast.exchanges.binance.messages import StreamsReconnected
 from marketcast.hub.books import BookKeeper
 from marketcast.hub.symbol_feeds import FeedLimits
+from support.fakes import Directory, FakeClock
 
 pytestmark = pytest.mark.timeout(30)
 
 D = Decimal
 SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT")
 FAST = Backoff(base=0.001, cap=0.01)
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-class Directory:
-    async def get(self, symbol: str) -> SymbolMeta:
-        if symbol not in SYMBOLS:
-            raise UnknownSymbol(symbol)
-        listing = SymbolInfo(symbol, symbol[:-4], "USDT", "TRADING", "0.01", "0.001")
-        return build_symbol_meta(listing, None)
 
 
 class Stream:
@@ -100,7 +84,7 @@ def keeper(
         rest=depth,
         stream=stream,
         rule=SyncRule.SPOT,
-        symbols=Directory(),
+        symbols=Directory(SYMBOLS),
         clock=clock or FakeClock(),
         backoff=FAST,
         **options,  # type: ignore[arg-type]

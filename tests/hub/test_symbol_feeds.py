@@ -9,14 +9,7 @@ import pytest
 
 from marketcast.errors import CapacityExceeded, NotReady, UnknownSymbol
 from marketcast.hub.symbol_feeds import FeedLimits, SymbolFeeds, is_idle
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from support.fakes import FakeClock
 
 
 @dataclass

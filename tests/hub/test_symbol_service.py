@@ -13,6 +13,7 @@ from marketcast.errors import ExchangeProtocolError, ExchangeUnavailable, NotRea
 from marketcast.exchanges.binance.messages import SymbolInfo
 from marketcast.exchanges.binance.tickers import parse_tickers_24h
 from marketcast.hub.symbols import SymbolService
+from support.fakes import FakeClock
 
 pytestmark = pytest.mark.timeout(10)
 
@@ -24,14 +25,6 @@ CATALOG = {
     "ETHBTC": SymbolInfo("ETHBTC", "ETH", "BTC", "TRADING", "0.00001000", "0.00010000"),
     "LUNAUSDT": SymbolInfo("LUNAUSDT", "LUNA", "USDT", "BREAK", "0.00010000", "0.01000000"),
 }
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class TickerFeed:

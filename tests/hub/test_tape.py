@@ -14,14 +14,14 @@ from decimal import Decimal
 
 import pytest
 
-from marketcast.domain.market import SymbolMeta, build_symbol_meta
 from marketcast.domain.trades import Trade
 from marketcast.errors import CapacityExceeded, ExchangeUnavailable, NotReady, UnknownSymbol
 from marketcast.exchanges.binance.limits import Backoff
-from marketcast.exchanges.binance.messages import StreamsReconnected, SymbolInfo
+from marketcast.exchanges.binance.messages import StreamsReconnected
 from marketcast.exchanges.binance.trades import TradeEvent
 from marketcast.hub.symbol_feeds import FeedLimits
 from marketcast.hub.tape import TradeTapes
+from support.fakes import Directory, FakeClock
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -31,22 +31,6 @@ FAST = Backoff(base=0.001, cap=0.01)
 
 def trade(trade_id: int) -> Trade:
     return Trade(trade_id, Decimal(100 + trade_id % 7), Decimal("0.5"), trade_id % 2 == 0, trade_id)
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-class Directory:
-    async def get(self, symbol: str) -> SymbolMeta:
-        if symbol not in SYMBOLS:
-            raise UnknownSymbol(symbol)
-        listing = SymbolInfo(symbol, symbol[:-4], "USDT", "TRADING", "0.01", "0.001")
-        return build_symbol_meta(listing, None)
 
 
 class History:
@@ -106,7 +90,7 @@ def tapes(stream: Stream, history: History, **kw: object) -> TradeTapes:
     return TradeTapes(
         rest=history,
         stream=stream,
-        symbols=Directory(),
+        symbols=Directory(SYMBOLS),
         backoff=FAST,
         **options,  # type: ignore[arg-type]
     )
