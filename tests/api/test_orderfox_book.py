@@ -357,6 +357,7 @@ class _Wire:
 
     def __init__(self) -> None:
         self.sent: list[str] = []
+        self.scope: dict[str, Any] = {}  # not served by uvicorn: no direct writer
 
     async def send_text(self, text: str) -> None:
         self.sent.append(text)

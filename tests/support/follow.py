@@ -7,7 +7,7 @@ import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import orjson
@@ -61,8 +61,10 @@ class Follower:
     received: list[Row] = field(default_factory=list)
     arrivals: list[float] = field(default_factory=list)
 
-    async def start(self, url: str, hello: list[Row]) -> None:
-        self.socket = await connect(url, max_size=2**24)
+    async def start(
+        self, url: str, hello: list[Row], *, compression: Literal["deflate"] | None = "deflate"
+    ) -> None:
+        self.socket = await connect(url, max_size=2**24, compression=compression)
         for message in hello:
             await self.socket.send(orjson.dumps(message).decode())
         self.task = asyncio.create_task(self._read())

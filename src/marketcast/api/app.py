@@ -23,6 +23,7 @@ from marketcast.api import (
     ws_smarttrade,
 )
 from marketcast.api.access import TokenGate
+from marketcast.api.direct import CaptureConnection
 from marketcast.api.errors import http_body, http_status
 from marketcast.api.state import AppState
 from marketcast.config import Settings
@@ -50,6 +51,9 @@ def create_app(settings: Settings, *, simulated: bool = False) -> FastAPI:
     app = FastAPI(title="marketcast", lifespan=lifespan)
 
     app.add_middleware(TokenGate, token=settings.auth_token)
+    # CORS, the only layer outside it, passes a WebSocket's ``send`` through untouched:
+    # the capture sees uvicorn's own (see .direct).
+    app.add_middleware(CaptureConnection)
 
     # Added last, so it is the outermost layer: preflights (which carry no credentials)
     # and 401 answers still get CORS headers a browser page on another origin can read.

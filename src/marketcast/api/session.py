@@ -1,10 +1,11 @@
 """One client WebSocket: a bounded outbound buffer drained by a single writer task.
 
 Producers (the bus, request handlers) call :meth:`ClientSession.send`, which never awaits.
-While nothing is queued the message is written in place (:mod:`.eager`), the way a bare
-broadcast writes; otherwise it is queued and the writer sends in order. If the buffer
-overflows, the client is a slow consumer: it is unsubscribed at once, and closed with 4008
-as soon as its socket accepts the close frame.
+While nothing is queued the message is written in place, the way a bare broadcast
+writes: straight to the connection (:mod:`.direct`) or through ASGI (:mod:`.eager`).
+Otherwise it is queued and the writer sends in order. If the buffer overflows, the
+client is a slow consumer: it is unsubscribed at once, and closed with 4008 as soon as
+its socket accepts the close frame.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from marketcast.api import eager
+from marketcast.api import direct, eager
 from marketcast.api.batching import BatchWindow
 from marketcast.hub.outbound import OutboundBuffer
 
@@ -52,6 +53,9 @@ class ClientSession:
         # Sends run in place while nothing is queued or in flight (see .eager); a send
         # that had to wait is finished by the writer before anything queued after it.
         self._in_flight: eager.Suspended | None = None
+        # Under uvicorn, frames that can go out at once are written to the connection
+        # without the ASGI layers (see .direct); ``None`` elsewhere.
+        self._direct = direct.writer_for(websocket)
         self._writing = False
         self.id = next(_ids)
         self.buffer = OutboundBuffer(queue_limit)
@@ -101,6 +105,8 @@ class ClientSession:
 
     def _send_now(self, text: str) -> None:
         """Write ``text`` without a task hop; hand the send to the writer if it must wait."""
+        if self._direct is not None and self._direct.write(text):
+            return
         try:
             started = eager.start(self.websocket.send_text(text))
         except (WebSocketDisconnect, RuntimeError, OSError):
@@ -168,7 +174,8 @@ class ClientSession:
             try:
                 async with asyncio.timeout_at(armed + deadline_s) as deadline:
                     for text in frames:
-                        await self.websocket.send_text(text)
+                        if self._direct is None or not self._direct.write(text):
+                            await self.websocket.send_text(text)
                         if (now := loop.time()) - armed > deadline_s / 10:
                             armed = now
                             deadline.reschedule(now + deadline_s)
