@@ -194,3 +194,27 @@ def test_a_phased_cursor_pushes_its_first_forming_update_after_its_phase() -> No
     assert due.forming == 10 * MINUTE_MS
     assert due.cursor.next_push_s == pytest.approx(102.2)  # the phase is kept
     assert start_cursor(m1, now_ms, real_s=100.0).next_push_s == 100.0  # default: at once
+
+
+def test_streams_keep_their_own_phases_on_a_jittery_tick() -> None:
+    """Two streams two ticks apart must never end up pushing in the same tick."""
+    m1 = Interval.parse("1m")
+    now_ms = 10 * MINUTE_MS
+    cursors = [start_cursor(m1, now_ms, 0.0, phase) for phase in (0.0, 0.12)]
+    pushed_together = 0
+    real = 0.0
+    for tick in range(2000):
+        real += 0.05 + (0.013 if tick % 7 == 0 else 0.001)  # ticks drift and stall
+        plans = [plan_push(c, m1, (now_ms, real), cadence_s=0.25, max_finals=10) for c in cursors]
+        cursors = [plan.cursor for plan in plans]
+        pushed_together += all(plan.forming is not None for plan in plans)
+    assert pushed_together == 0
+    assert cursors[1].next_push_s - cursors[0].next_push_s == pytest.approx(0.12)
+
+
+def test_a_final_does_not_move_the_streams_phase() -> None:
+    m1 = Interval.parse("1m")
+    cursor = Cursor(10 * MINUTE_MS, next_push_s=100.2)
+    closed = plan_push(cursor, m1, (11 * MINUTE_MS + 3, 100.05), cadence_s=0.25, max_finals=10)
+    assert (closed.finals, closed.forming) == ((10 * MINUTE_MS,), 11 * MINUTE_MS)
+    assert closed.cursor.next_push_s == 100.2  # the forming update still comes on phase

@@ -9,6 +9,7 @@ since the last tick at high clock speed) and whether the forming candle is due.
 
 from __future__ import annotations
 
+import math
 import zlib
 from dataclasses import dataclass
 
@@ -59,9 +60,22 @@ def plan_push(
     now_ms, real_s = now
     current = interval.floor(now_ms)
     finals = _closed_since(cursor.open_time, current, interval, max_finals)
-    due = bool(finals) or real_s >= cursor.next_push_s
-    next_push = real_s + cadence_s if due else cursor.next_push_s
-    return PushPlan(finals, current if due else None, Cursor(current, next_push))
+    scheduled = real_s >= cursor.next_push_s
+    next_push = _next_on_phase(cursor.next_push_s, real_s, cadence_s) if scheduled else None
+    due = bool(finals) or scheduled
+    return PushPlan(
+        finals, current if due else None, Cursor(current, next_push or cursor.next_push_s)
+    )
+
+
+def _next_on_phase(scheduled_s: float, real_s: float, cadence_s: float) -> float:
+    """The stream's next push time after ``real_s``, on its own phase.
+
+    Counted from when the push was scheduled, not from the tick that sent it: anchored to
+    ticks, streams that once shared a tick would share every later one, and within a
+    minute every stream of a connection pushed in the same tick.
+    """
+    return scheduled_s + cadence_s * (math.floor((real_s - scheduled_s) / cadence_s) + 1)
 
 
 def cadence_for(interval: Interval, push_interval_s: float) -> float:
