@@ -51,8 +51,8 @@ def create_app(settings: Settings, *, simulated: bool = False) -> FastAPI:
     app = FastAPI(title="marketcast", lifespan=lifespan)
 
     app.add_middleware(TokenGate, token=settings.auth_token)
-    # CORS, the only layer outside it, passes a WebSocket's ``send`` through untouched:
-    # the capture sees uvicorn's own (see .direct).
+    # The layers outside it (CORS, Starlette's error middleware) pass a WebSocket's
+    # ``send`` through untouched: the capture sees uvicorn's own (see .direct).
     app.add_middleware(CaptureConnection)
 
     # Added last, so it is the outermost layer: preflights (which carry no credentials)

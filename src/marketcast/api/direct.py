@@ -3,12 +3,13 @@
 Fan-out is the hub's hot path. Through ASGI one delivered message passes Starlette's
 WebSocket state checks, its exception wrapper, uvicorn's send coroutine and websockets'
 frame serialisation before the transport write; a bare ``websockets.broadcast()`` does
-only the write. Under uvicorn's ``websockets-sansio`` protocol the ASGI ``send`` callable
-is bound to the connection's protocol object, so :class:`CaptureConnection` (the
-outermost middleware) records it in the scope, and :class:`DirectWriter` writes a text
-frame to its transport when, and only when, the ASGI path would have written at once:
-the connection open, nothing closing, the transport not paused. Anything else returns
-``False`` and the caller takes the ASGI path, which waits, raises or closes as before.
+little more than the write. Under uvicorn's ``websockets-sansio`` protocol the ASGI
+``send`` callable is bound to the connection's protocol object, so
+:class:`CaptureConnection` (a middleware with only pass-through layers outside it)
+records it in the scope, and :class:`DirectWriter` writes a text frame to its transport
+when, and only when, the ASGI path would have written at once: the connection open,
+nothing closing, the transport not paused. Anything else returns ``False`` and the
+caller takes the ASGI path, which waits, raises or closes as before.
 
 Under any other server (Starlette's TestClient, another uvicorn protocol) nothing is
 captured and every send takes the ASGI path.
