@@ -9,7 +9,6 @@ so the buckets are the same whichever source delivered it first.
 from __future__ import annotations
 
 import bisect
-import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -27,9 +26,8 @@ from marketcast.domain.liquidations import (
 )
 from marketcast.errors import InvalidInterval
 from marketcast.exchanges.binance.messages import SymbolInfo
+from marketcast.hub.listeners import Listeners
 from marketcast.store.liquidations import encode_liquidation
-
-log = logging.getLogger(__name__)
 
 DEFAULT_RECENT: Final = 500
 """Liquidations kept for ``recent``: OrderFox sends 50 on connect; the rest is slack."""
@@ -76,7 +74,7 @@ class LiquidationListeners:
     """Who is told about new liquidations, per symbol; a failing listener is only counted."""
 
     def __init__(self) -> None:
-        self._by_symbol: dict[str, list[Callable[[Liquidation], None]]] = {}
+        self._by_symbol: dict[str, Listeners[Liquidation]] = {}
         self.errors = 0
 
     def count(self, symbol: str) -> int:
@@ -84,25 +82,22 @@ class LiquidationListeners:
 
     def watch(self, symbol: str, listener: Callable[[Liquidation], None]) -> Callable[[], None]:
         """Add ``listener``; return the function that removes it (safe to call twice)."""
-        self._by_symbol.setdefault(symbol, []).append(listener)
+        listeners = self._by_symbol.get(symbol)
+        if listeners is None:
+            listeners = self._by_symbol[symbol] = Listeners(f"liquidations {symbol}")
+        stop = listeners.watch(listener)
 
         def unsubscribe() -> None:
-            listeners = self._by_symbol.get(symbol, [])
-            if listener in listeners:
-                listeners.remove(listener)
-            if not listeners:
-                self._by_symbol.pop(symbol, None)
+            stop()
+            if not listeners and self._by_symbol.get(symbol) is listeners:
+                del self._by_symbol[symbol]
 
         return unsubscribe
 
     def tell(self, symbol: str, liquidations: Iterable[Liquidation]) -> None:
         for liquidation in liquidations:
-            for listener in list(self._by_symbol.get(symbol, ())):
-                try:
-                    listener(liquidation)
-                except Exception:  # one broken subscriber must not starve the others
-                    self.errors += 1
-                    log.exception("liquidation listener for %s failed", symbol)
+            if (listeners := self._by_symbol.get(symbol)) is not None:
+                self.errors += listeners.tell(liquidation)
 
 
 @dataclass(slots=True)

@@ -37,9 +37,13 @@ class Listeners(Generic[T]):
 
         return unwatch
 
-    def tell(self, value: T) -> None:
+    def tell(self, value: T) -> int:
+        """Tell every listener; return how many of them raised."""
+        failed = 0
         for listener in tuple(self._by_key.values()):
             try:
                 listener(value)
             except Exception:
+                failed += 1
                 log.exception("%s: a listener failed", self._what)
+        return failed
