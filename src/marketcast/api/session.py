@@ -36,6 +36,11 @@ DEFAULT_SEND_DEADLINE_S = 15.0
 _ids = itertools.count(1)
 
 
+def _array(messages: list[str]) -> str:
+    """One batched frame: the JSON array of already encoded messages."""
+    return "[" + ",".join(messages) + "]"
+
+
 class ClientSession:
     def __init__(
         self,
@@ -79,7 +84,7 @@ class ClientSession:
     def send(self, text: str, key: Hashable | None = None) -> None:
         if self.close_code is not None:
             return
-        busy = self._writing or self._in_flight is not None
+        busy = self._busy
         if self.batch is None and not (busy or self.buffer):
             self._send_now(text)
             return
@@ -95,17 +100,26 @@ class ClientSession:
         """The batch window closed: send what is queued as one array, in place."""
         if self.close_code is not None:
             return
-        if self._writing or self._in_flight is not None:
+        if self._busy:
             self._wake.set()  # the writer is at it; it sends the queue after
             return
         if batch := self.buffer.pop_batch(_BATCH):
-            self._send_now("[" + ",".join(batch) + "]")
+            self._send_now(_array(batch))
         if self.buffer:
             self._wake.set()  # more than one frame's worth
 
+    @property
+    def _busy(self) -> bool:
+        """The writer is sending, or a send that had to wait is still unfinished."""
+        return self._writing or self._in_flight is not None
+
+    def _write_direct(self, text: str) -> bool:
+        """Write ``text`` straight to the connection if it can take it now (see .direct)."""
+        return self._direct is not None and self._direct.write(text)
+
     def _send_now(self, text: str) -> None:
         """Write ``text`` without a task hop; hand the send to the writer if it must wait."""
-        if self._direct is not None and self._direct.write(text):
+        if self._write_direct(text):
             return
         try:
             started = eager.start(self.websocket.send_text(text))
@@ -170,11 +184,11 @@ class ClientSession:
         deadline_s = self.send_deadline_s
         while self.close_code != SLOW_CONSUMER and (batch := self.buffer.pop_batch(_BATCH)):
             armed = loop.time()
-            frames = batch if self.batch is None else ["[" + ",".join(batch) + "]"]
+            frames = batch if self.batch is None else [_array(batch)]
             try:
                 async with asyncio.timeout_at(armed + deadline_s) as deadline:
                     for text in frames:
-                        if self._direct is None or not self._direct.write(text):
+                        if not self._write_direct(text):
                             await self.websocket.send_text(text)
                         if (now := loop.time()) - armed > deadline_s / 10:
                             armed = now

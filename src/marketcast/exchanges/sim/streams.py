@@ -61,11 +61,11 @@ def plan_push(
     current = interval.floor(now_ms)
     finals = _closed_since(cursor.open_time, current, interval, max_finals)
     scheduled = real_s >= cursor.next_push_s
-    next_push = _next_on_phase(cursor.next_push_s, real_s, cadence_s) if scheduled else None
-    due = bool(finals) or scheduled
-    return PushPlan(
-        finals, current if due else None, Cursor(current, next_push or cursor.next_push_s)
+    next_push = (
+        _next_on_phase(cursor.next_push_s, real_s, cadence_s) if scheduled else cursor.next_push_s
     )
+    due = bool(finals) or scheduled
+    return PushPlan(finals, current if due else None, Cursor(current, next_push))
 
 
 def _next_on_phase(scheduled_s: float, real_s: float, cadence_s: float) -> float:
