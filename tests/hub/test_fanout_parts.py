@@ -67,7 +67,21 @@ def test_mailbox_keeps_best_version_per_open_time_oldest_first() -> None:
     box.add(c(2, 3))  # older push of the same forming candle: ignored
     box.add(c(1, 9))  # forming after closed: ignored
     box.request_resync()
-    resync, candles = box.take()
+    resync, candles, _ = box.take()
     assert resync
     assert candles == [c(1, 7, closed=True), c(2, 5)]
     assert not box
+
+
+def test_mailbox_keeps_the_newest_push_time_per_open_time() -> None:
+    box = PendingUpdates()
+    box.add(c(1, 5), event_ms=1_000)
+    box.add(c(1, 6), event_ms=3_000)
+    box.add(c(1, 4), event_ms=2_000)  # an older push delivered late
+    box.add(c(2, 1))  # from REST: no push time
+    _, candles, event_ms = box.take()
+    assert candles == [c(1, 6), c(2, 1)]
+    assert event_ms == {1: 3_000}
+    box.add(c(1, 6), event_ms[1])  # put back after a failed apply
+    assert box.take()[2] == {1: 3_000}
+    assert box.take()[2] == {}

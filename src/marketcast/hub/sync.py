@@ -65,10 +65,9 @@ class TopicSync:
         self._publish = publish
         self._clock_ms = clock_ms
         self._on_replaced = on_replaced
+        # Offered candles and their exchange push times, published with the candle so
+        # clients can tell how fresh an update is (and the benchmark its latency).
         self._pending = PendingUpdates()
-        # The newest exchange push time per offered open time, published with the candle
-        # so clients can tell how fresh an update is (and the benchmark its latency).
-        self._event_ms: dict[int, int] = {}
         self._wake = asyncio.Event()
         self.ready = asyncio.Event()
         self.stats = SyncStats()
@@ -78,10 +77,7 @@ class TopicSync:
         return self.ready.is_set() and self.stats.last_error is None
 
     def offer(self, candle: Candle, event_ms: int | None = None) -> None:
-        self._pending.add(candle)
-        if event_ms is not None:
-            known = self._event_ms.get(candle.open_time, event_ms)
-            self._event_ms[candle.open_time] = max(known, event_ms)
+        self._pending.add(candle, event_ms)
         self._wake.set()
 
     def request_resync(self) -> None:
@@ -120,20 +116,20 @@ class TopicSync:
 
     async def _drain(self) -> None:
         """Apply everything in the mailbox; on failure put back what was not applied."""
-        resync, candles = self._pending.take()
+        resync, candles, event_ms = self._pending.take()
         done = 0
         try:
             if resync:
                 await self._resync()
                 resync = False
             for candle in candles:
-                await self._apply(candle)
+                await self._apply(candle, event_ms.get(candle.open_time))
                 done += 1
         except Exception:
             if resync:
                 self._pending.request_resync()
             for candle in candles[done:]:
-                self._pending.add(candle)
+                self._pending.add(candle, event_ms.get(candle.open_time))
             raise
 
     async def _bootstrap(self) -> None:
@@ -147,7 +143,7 @@ class TopicSync:
         self._on_replaced(self.topic)  # history changed without publishing it
         log.debug("bootstrapped %s with %d candles", self.topic, len(candles))
 
-    async def _apply(self, candle: Candle) -> None:
+    async def _apply(self, candle: Candle, event_ms: int | None) -> None:
         last = await self._store.last(self.topic)
         if last is None:
             # The store lost the topic (a Redis restart without persistence): rebuild it
@@ -158,7 +154,7 @@ class TopicSync:
             missing = missing_before(last, candle.open_time, self.topic.interval)
             if missing is not None:
                 await self._fill(missing, closed_before=candle.open_time)
-        await self._store_and_publish([candle], self._event_ms.pop(candle.open_time, None))
+        await self._store_and_publish([candle], event_ms)
 
     async def _fill(self, missing: TimeRange, *, closed_before: int) -> None:
         missing = self._within_buffer(missing)
