@@ -27,8 +27,8 @@ from marketcast.domain.intervals import Interval
 from marketcast.domain.topics import Topic
 from marketcast.exchanges.binance.messages import KlineUpdate
 from marketcast.exchanges.binance.parse import parse_ws_message, stream_name
-from marketcast.hub.bus import Bus, Published
-from marketcast.hub.sync import TopicSync
+from marketcast.hub.candles.bus import Bus, Published
+from marketcast.hub.candles.sync import TopicSync
 from marketcast.store.memory import MemoryStore
 from procs import RESULTS, machine
 

@@ -18,7 +18,7 @@ import time
 import uvloop
 
 from marketcast.exchanges.sim import FaultSchedule, SimConfig, SimExchange
-from marketcast.exchanges.sim.symbols import LISTED_SYMBOLS
+from marketcast.exchanges.sim.truth.symbols import LISTED_SYMBOLS
 
 
 def symbols(count: int) -> tuple[str, ...]:

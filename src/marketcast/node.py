@@ -24,11 +24,13 @@ from marketcast.exchanges.binance.markets import MARKETS, USDM
 from marketcast.exchanges.binance.rest import BinanceRest
 from marketcast.exchanges.binance.routing import stream_base
 from marketcast.exchanges.binance.stream import KlineStream
-from marketcast.hub.bus import Bus
-from marketcast.hub.hub import Hub, HubLimits
-from marketcast.hub.lease import LeaderLease
-from marketcast.hub.relay import ChangeRelay
-from marketcast.hub.symbols import SymbolService
+from marketcast.hub.candles.bus import Bus
+from marketcast.hub.candles.hub import Hub
+from marketcast.hub.candles.on_demand import HubLimits
+from marketcast.hub.cluster.lease import LeaderLease
+from marketcast.hub.cluster.relay import ChangeRelay
+from marketcast.hub.indicators.cache import IndicatorCache
+from marketcast.hub.symbols.service import SymbolService
 from marketcast.hub.tasks import TaskOwner
 from marketcast.node_feeds import Feeds, open_feeds, primary_bases
 from marketcast.resources import close_together
@@ -55,6 +57,7 @@ class Node:
         self.symbols: SymbolService | None = None
         self.feeds: Feeds | None = None
         self._hub: Hub | None = None
+        self.indicators: IndicatorCache | None = None
 
     @property
     def hub(self) -> Hub:
@@ -89,6 +92,8 @@ class Node:
             store = self._store()
             self._on_exit("store", store.aclose)
             bus = Bus()
+            indicators = IndicatorCache(store, bus, idle_s=s.on_demand_idle_s)
+            self.indicators = indicators
             self._hub = await Hub(
                 symbols=s.symbols,
                 topics=s.topics,
@@ -104,8 +109,10 @@ class Node:
                 simulated=self.simulated,
                 ingest=not self.shared,
                 publish_locally=not self.shared,
+                on_replaced=indicators.invalidate,
             ).__aenter__()
             self._on_exit("hub", self._hub.aclose)
+            self._on_exit("indicator caches", indicators.aclose)
             hub = self.hub
             # The catalog is read through the hub each time: the service notices a reload
             # because _load_catalog installs a new mapping.

@@ -23,11 +23,11 @@ from marketcast.exchanges.binance.rest import BinanceRest
 from marketcast.exchanges.binance.routing import stream_base
 from marketcast.exchanges.binance.stream import KlineStream
 from marketcast.exchanges.liquidation_api import LiquidationHistoryClient
-from marketcast.hub.books import BookKeeper
-from marketcast.hub.liquidations import LiquidationKeeper
-from marketcast.hub.symbol_feeds import FeedLimits
-from marketcast.hub.symbols import SymbolService
-from marketcast.hub.tape import TradeTapes
+from marketcast.hub.books.keeper import BookKeeper
+from marketcast.hub.liquidations.keeper import LiquidationKeeper
+from marketcast.hub.symbol_feeds.running import FeedLimits
+from marketcast.hub.symbols.service import SymbolService
+from marketcast.hub.trades.tapes import TradeTapes
 from marketcast.resources import close_together
 from marketcast.store.liquidations import LiquidationStore, MemoryLiquidationStore
 

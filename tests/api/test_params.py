@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from marketcast.api.orderfox_book import parse_limit_value
+from marketcast.api.orderfox.book import parse_limit_value
 from marketcast.api.params import natural, parse_hours, parse_limit, parse_time
 from marketcast.errors import InvalidLimit, InvalidRequest
 

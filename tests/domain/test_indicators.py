@@ -10,14 +10,13 @@ import talib
 from numpy.typing import NDArray
 
 from marketcast.domain.candles import Candle
+from marketcast.domain.incremental import build, compute
 from marketcast.domain.indicators import (
     MAX_NAMES,
     IndicatorSpec,
     InvalidIndicator,
     Kind,
     Value,
-    build,
-    compute,
     parse_indicator,
     parse_indicators,
 )

@@ -1,4 +1,4 @@
-"""Symbol metadata: a listing plus its ticker becomes SPEC 5's camelCase object."""
+"""Symbol metadata: a listing plus its ticker becomes OrderFox's camelCase object."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 
 from marketcast.domain.market import SymbolMeta, Ticker24h, build_symbol_meta
 from marketcast.exchanges.binance.messages import SymbolInfo
-from support.contracts import SPEC5_FIELDS
+from support.contracts import SYMBOL_FIELDS
 
 BTC = SymbolInfo("BTCUSDT", "BTC", "USDT", "TRADING", "0.01000000", "0.00001000")
 DOGE = SymbolInfo("DOGEUSDT", "DOGE", "USDT", "TRADING", "0.00001000", "1.00000000")
@@ -20,10 +20,10 @@ def ticker(symbol: str, last: str, quote_volume: str, change: str = "1.234") -> 
     )
 
 
-def test_btcusdt_object_has_every_spec5_field_worked_by_hand() -> None:
+def test_btcusdt_object_has_every_symbol_field_worked_by_hand() -> None:
     meta = build_symbol_meta(BTC, ticker("BTCUSDT", "67012.34000000", "1259000000.5"))
     body = meta.to_camel_json()
-    assert set(body) >= SPEC5_FIELDS
+    assert set(body) >= SYMBOL_FIELDS
     assert body == {
         "id": "BTCUSDT",
         "symbol": "BTCUSDT",

@@ -26,10 +26,10 @@ from marketcast.exchanges.binance.limits import Backoff
 from marketcast.exchanges.binance.rest import BinanceRest
 from marketcast.exchanges.binance.stream import KlineStream
 from marketcast.exchanges.sim import SimConfig, SimExchange
-from marketcast.exchanges.sim.marketwire import MarketFormatter
-from marketcast.hub.books import BookKeeper
-from marketcast.hub.symbols import SymbolService
-from marketcast.hub.tape import TradeTapes
+from marketcast.exchanges.sim.wire.market import MarketFormatter
+from marketcast.hub.books.keeper import BookKeeper
+from marketcast.hub.symbols.service import SymbolService
+from marketcast.hub.trades.tapes import TradeTapes
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(90)]
 

@@ -1,4 +1,4 @@
-"""Frames written straight to uvicorn connections (marketcast.api.direct).
+"""Frames written straight to uvicorn connections (marketcast.api.transport.direct).
 
 Real uvicorn servers and real clients: the frames must be exactly what the ASGI path
 would have sent, with and without permessage-deflate, and a connection that cannot take
@@ -17,7 +17,7 @@ from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket
 from websockets.asyncio.client import connect
 
-from marketcast.api.direct import CaptureConnection, DirectWriter, writer_for
+from marketcast.api.transport.direct import CaptureConnection, DirectWriter, writer_for
 from marketcast.exchanges.sim import SimConfig
 from support.follow import ChartSeries, Follower, native_candles
 from support.rawws import StalledClient

@@ -1,4 +1,4 @@
-"""Acceptance (issue 4, SPEC 5): liquidation history and volume buckets survive a restart
+"""Acceptance: liquidation history and volume buckets survive a restart
 with the Redis store, and agree with the simulator's ground truth for the time covered."""
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from marketcast.exchanges.binance.markets import USDM
 from marketcast.exchanges.binance.rest import BinanceRest
 from marketcast.exchanges.binance.stream import KlineStream
 from marketcast.exchanges.sim import SimConfig, SimExchange
-from marketcast.hub.liquidations import LiquidationKeeper
-from marketcast.hub.symbol_feeds import FeedLimits
+from marketcast.hub.liquidations.keeper import LiquidationKeeper
+from marketcast.hub.symbol_feeds.running import FeedLimits
 from marketcast.store.liquidations_redis import RedisLiquidationStore
 from support.liquidations import recomputed, truth_liquidations
 from support.redis_server import redis_url

@@ -1,4 +1,4 @@
-"""Acceptance (SPEC 3.4): two ingest nodes, two API nodes, one Redis, real processes.
+"""Acceptance, scale-out: two ingest nodes, two API nodes, one Redis, real processes.
 
 The ingest leader is killed with SIGKILL mid-run and Redis is restarted (losing its
 data: the test server keeps nothing on disk). Clients on both API nodes must still end

@@ -1,8 +1,9 @@
-"""Field sets the compatibility contracts require (SPEC 5/6), shared by the tests."""
+"""Field sets the compatibility contracts require (docs/smarttrade.md, docs/orderfox.md),
+shared by the tests."""
 
 from __future__ import annotations
 
-SPEC5_FIELDS = frozenset(
+SYMBOL_FIELDS = frozenset(
     {
         "id",
         "symbol",

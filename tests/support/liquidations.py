@@ -8,7 +8,7 @@ from decimal import Decimal
 from marketcast.domain.intervals import Interval
 from marketcast.domain.liquidations import Liquidation, VolumeBuckets
 from marketcast.exchanges.sim import SimExchange
-from marketcast.exchanges.sim.liquidations import SimLiquidation
+from marketcast.exchanges.sim.truth.liquidations import SimLiquidation
 
 
 def as_liquidation(sim: SimExchange, found: SimLiquidation) -> Liquidation:

@@ -1,4 +1,4 @@
-// Pure candle-series rules of SPEC 3.2: a client that applies every candle message by
+// Pure candle-series rules (docs/native.md, client sync rules): a client that applies every candle message by
 // upsert-on-time to its snapshot always holds a continuous series. No DOM, no chart, no
 // clock, so the rules can be checked in isolation.
 

@@ -1,4 +1,4 @@
-// Display helpers. The hub sends ready-made strings for nearly everything (SPEC 5), so
+// Display helpers. The hub sends ready-made strings for nearly everything, so
 // these only cover numbers the page derives itself.
 
 /**

@@ -3,7 +3,7 @@
 // The state object is `window.marketcast` (the browser tests read it): it always holds
 // what the chart and panels show. Every (re)open subscribes to the current selection;
 // candles resume with `since` = the last open time held and trades with the last id
-// (SPEC 3.2), so an outage, a 4008 "slow consumer" close or a killed socket leaves no
+// (docs/native.md), so an outage, a 4008 "slow consumer" close or a killed socket leaves no
 // gap and no duplicate.
 
 import { applySnapshot, resumeSince, upsertCandle } from "./candles.js";

@@ -38,7 +38,7 @@ export class Sidebar {
     for (const [name, row] of this.rows) row.classList.toggle("active", name === symbol);
   }
 
-  /** 24 h figures from /api/v1/symbols objects (camelCase, SPEC 5). */
+  /** 24 h figures from /api/v1/symbols objects (camelCase, docs/orderfox.md). */
   setMarket(metas) {
     for (const meta of metas) {
       const row = this.rows.get(meta.symbol);

@@ -1,1 +1,2 @@
-"""HTTP and WebSocket edge: native API and the SmartTrade compatibility contract."""
+"""HTTP and WebSocket edge: the native API and the SmartTrade and OrderFox contracts, over one
+transport."""

@@ -11,21 +11,13 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from marketcast.api import (
-    indicators,
-    orderfox,
-    orderfox_book,
-    orderfox_candles,
-    orderfox_liquidations,
-    orderfox_trades,
-    rest,
-    ws_native,
-    ws_smarttrade,
-)
-from marketcast.api.access import TokenGate
-from marketcast.api.direct import CaptureConnection
 from marketcast.api.errors import http_body, http_status
+from marketcast.api.native import routes as native
+from marketcast.api.orderfox import routes as orderfox
+from marketcast.api.smarttrade import routes as smarttrade
 from marketcast.api.state import AppState
+from marketcast.api.transport.access import TokenGate
+from marketcast.api.transport.direct import CaptureConnection
 from marketcast.config import Settings
 from marketcast.errors import MarketcastError
 from marketcast.node import Node
@@ -42,6 +34,7 @@ def create_app(settings: Settings, *, simulated: bool = False) -> FastAPI:
                 node.hub,
                 node.upstream_health,
                 symbols=node.symbols,
+                indicators=node.indicators,
                 books=feeds.books if feeds else None,
                 trades=feeds.trades if feeds else None,
                 liquidations=feeds.liquidations if feeds else None,
@@ -52,7 +45,7 @@ def create_app(settings: Settings, *, simulated: bool = False) -> FastAPI:
 
     app.add_middleware(TokenGate, token=settings.auth_token)
     # The layers outside it (CORS, Starlette's error middleware) pass a WebSocket's
-    # ``send`` through untouched: the capture sees uvicorn's own (see .direct).
+    # ``send`` through untouched: the capture sees uvicorn's own (see transport.direct).
     app.add_middleware(CaptureConnection)
 
     # Added last, so it is the outermost layer: preflights (which carry no credentials)
@@ -92,15 +85,8 @@ def create_app(settings: Settings, *, simulated: bool = False) -> FastAPI:
         body = {"detail": "topic did not become ready in time; retry", "status_code": 504}
         return JSONResponse(body, status_code=504)
 
-    app.include_router(rest.router)
-    app.include_router(indicators.router)
+    app.include_router(native.router)
+    app.include_router(smarttrade.router)
     app.include_router(orderfox.router)
-    app.include_router(orderfox_candles.router)
-    app.include_router(orderfox_book.router)
-    app.include_router(orderfox_trades.router)
-    app.include_router(orderfox_liquidations.router)
-    app.include_router(ws_native.router)
-    # SmartTrade's /ws/candles* routes must be matched before its /ws/{symbol}.
-    app.include_router(ws_smarttrade.router)
     app.include_router(pages.router)
     return app

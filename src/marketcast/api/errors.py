@@ -16,6 +16,14 @@ from marketcast.errors import (
 CLOSE_UNKNOWN_SYMBOL = 4000
 
 
+class ProtocolError(InvalidRequest):
+    """A client message or query parameter the node refuses; ``code`` names the reason."""
+
+    def __init__(self, code: str, message: str) -> None:
+        self.code = code
+        super().__init__(message)
+
+
 def error_details(error: MarketcastError) -> dict[str, Any]:
     """Machine-readable extras a client can act on (suggestions, valid values)."""
     if isinstance(error, UnknownSymbol):

@@ -8,12 +8,13 @@ from typing import Any
 
 from starlette.requests import HTTPConnection
 
-from marketcast.api.batching import BatchWindow
-from marketcast.api.candle_bodies import EncodedBodies
+from marketcast.api.transport.sockets import Sockets
 from marketcast.config import Settings
-from marketcast.hub.feed_ports import BookFeed, LiquidationFeed, TradeFeed
-from marketcast.hub.hub import Hub
-from marketcast.hub.symbols import SymbolService
+from marketcast.hub.candles.bodies import EncodedBodies
+from marketcast.hub.candles.hub import Hub
+from marketcast.hub.indicators.cache import IndicatorCache
+from marketcast.hub.symbol_feeds.protocols import BookFeed, LiquidationFeed, TradeFeed
+from marketcast.hub.symbols.service import SymbolService
 
 
 @dataclass(slots=True)
@@ -24,14 +25,19 @@ class AppState:
     upstream: Callable[[], dict[str, Any]] = field(default=dict)
     # The OrderFox symbol service (exchange info + 24 h tickers), when the node has one.
     symbols: SymbolService | None = None
-    # Order books, trade tapes and liquidations (issue 4), when the node runs them.
+    # Indicator and signal caches, following the hub's bus.
+    indicators: IndicatorCache | None = None
+    # Order books, trade tapes and liquidations, when the node runs them.
     books: BookFeed | None = None
     trades: TradeFeed | None = None
     liquidations: LiquidationFeed | None = None
     # /candles bodies, valid while their topic's store revision holds.
     candle_bodies: EncodedBodies = field(default_factory=EncodedBodies)
-    # One per ?batch_ms= value in use (at most 1001): a shared timer per window length.
-    batch_windows: dict[int, BatchWindow] = field(default_factory=dict)
+    # How WebSockets are accepted and read, the same on every contract's routes.
+    sockets: Sockets = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.sockets = Sockets(self.settings)
 
 
 def app_state(connection: HTTPConnection) -> AppState:

@@ -1,4 +1,4 @@
-"""Display formatting for thin clients (OrderFox, SPEC 5): the strings a UI shows as is.
+"""Display formatting for thin clients (OrderFox): the strings a UI shows as is.
 
 Owns four rules, all exact (every number goes through :class:`~decimal.Decimal`, floats
 by their shortest repr, so ``0.1`` never prints as ``0.1000000000000000055``):

@@ -2,7 +2,7 @@
 
 A liquidation comes from the USD-M futures ``@forceOrder`` stream. Its ``side`` is the side
 of the exchange's forced order: a ``SELL`` order closes a long (longs liquidated), a
-``BUY`` order closes a short (shorts liquidated). Volume buckets follow OrderFox (SPEC 5):
+``BUY`` order closes a short (shorts liquidated). Volume buckets follow OrderFox:
 ``buy_volume`` is shorts liquidated, ``sell_volume`` is longs, both in quote currency
 (USDT), and ``delta_volume = buy_volume - sell_volume``.
 
@@ -110,7 +110,7 @@ class Bucket:
         return replace(self, count=self.count + 1, sell_volume=self.sell_volume + value)
 
     def to_json(self) -> dict[str, Any]:
-        """One entry of ``liquidation_volume.data`` / the REST ``data`` list (SPEC 6)."""
+        """One entry of ``liquidation_volume.data`` / the REST ``data`` list."""
         volumes = {
             "buy_volume": self.buy_volume,
             "sell_volume": self.sell_volume,

@@ -1,8 +1,9 @@
-"""Symbol metadata for thin clients (SPEC 5): one listing plus its 24-hour ticker,
-turned into the display-ready object the OrderFox symbol selector and sidebar read.
+"""Symbol metadata for thin clients (OrderFox's symbol service): one listing plus its
+24-hour ticker, turned into the display-ready object the OrderFox symbol selector and
+sidebar read.
 
-Pure: the symbol service (:mod:`marketcast.hub.symbols`) decides when tickers are fetched;
-this module only combines a listing and a ticker with the rules of
+Pure: the symbol service (:mod:`marketcast.hub.symbols.service`) decides when tickers are
+fetched; this module only combines a listing and a ticker with the rules of
 :mod:`marketcast.domain.formatting`.
 """
 
@@ -60,7 +61,7 @@ class Listing(Protocol):
 class SymbolMeta:
     """Everything a UI shows about one symbol; JSON via :meth:`to_camel_json`.
 
-    ``exchange_id`` and ``symbol`` are both the exchange id (``BTCUSDT``): SPEC 6 has
+    ``exchange_id`` and ``symbol`` are both the exchange id (``BTCUSDT``): OrderFox's contract has
     every payload echo the id, and clients build their URLs from either field.
     ``ui_name`` (``BTC/USDT``) is for display only. Ticker fields are ``None`` (and
     the volume 0) for a listing the exchange sent no ticker for.
@@ -87,7 +88,7 @@ class SymbolMeta:
         return price_format(self.tick_size)
 
     def to_camel_json(self) -> dict[str, Any]:
-        """The SPEC 5 fields in camelCase (plus the sidebar's price and 24 h change)."""
+        """OrderFox's symbol fields in camelCase (plus the sidebar's price and 24 h change)."""
         return {
             "id": self.exchange_id,
             "symbol": self.symbol,

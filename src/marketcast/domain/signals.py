@@ -30,7 +30,8 @@ from talipp.indicators.ZigZag import PivotType  # type: ignore[import-untyped]
 from talipp.ohlcv import OHLCV  # type: ignore[import-untyped]
 
 from marketcast.domain.candles import Candle
-from marketcast.domain.indicators import IndicatorSpec, Kind, compute
+from marketcast.domain.incremental import compute
+from marketcast.domain.indicators import IndicatorSpec, Kind
 from marketcast.errors import MarketcastError
 
 MIN_CANDLES: Final = 20

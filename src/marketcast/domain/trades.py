@@ -6,7 +6,7 @@ which ids are still missing inside that window (what the shell fetches from REST
 ``aggTrades?fromId=`` or ``trades``), and tells the caller which trades were new so only
 those are pushed to clients. Ids that REST proved never existed (:func:`proven_absent`)
 are marked unfillable and no longer count as missing. :func:`trade_payload` is one trade
-as OrderFox's ``trades_update`` lists it (SPEC 6).
+as OrderFox's ``trades_update`` lists it.
 
 Pure: no I/O and no clock; every time is a UTC epoch in milliseconds taken from the trade.
 """

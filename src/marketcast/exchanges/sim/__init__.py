@@ -26,17 +26,21 @@ Public API::
 It never runs unless asked for: nothing in marketcast falls back to it.
 """
 
-from marketcast.exchanges.sim.book import BookState
 from marketcast.exchanges.sim.clock import VirtualClock
 from marketcast.exchanges.sim.config import SimConfig
-from marketcast.exchanges.sim.faults import Faults
-from marketcast.exchanges.sim.liquidations import SimLiquidation
+from marketcast.exchanges.sim.faults.schedule import (
+    FaultAction,
+    FaultSchedule,
+    InvalidFaultSchedule,
+)
+from marketcast.exchanges.sim.injection import Faults
 from marketcast.exchanges.sim.runtime import SimStats
-from marketcast.exchanges.sim.schedule import FaultAction, FaultSchedule, InvalidFaultSchedule
 from marketcast.exchanges.sim.server import SimExchange, serve_sim
-from marketcast.exchanges.sim.symbols import DEFAULT_SYMBOLS, LISTED_SYMBOLS
-from marketcast.exchanges.sim.tape import Tape
-from marketcast.exchanges.sim.truth import Downtime, GroundTruth, Kline
+from marketcast.exchanges.sim.truth.book import BookState
+from marketcast.exchanges.sim.truth.ground_truth import Downtime, GroundTruth, Kline
+from marketcast.exchanges.sim.truth.liquidations import SimLiquidation
+from marketcast.exchanges.sim.truth.symbols import DEFAULT_SYMBOLS, LISTED_SYMBOLS
+from marketcast.exchanges.sim.truth.tape import Tape
 
 __all__ = [
     "DEFAULT_SYMBOLS",

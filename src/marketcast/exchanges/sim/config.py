@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from marketcast.exchanges.sim.schedule import FaultSchedule
-from marketcast.exchanges.sim.symbols import LISTED_SYMBOLS
+from marketcast.exchanges.sim.faults.schedule import FaultSchedule
+from marketcast.exchanges.sim.truth.symbols import LISTED_SYMBOLS
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +31,7 @@ class SimConfig:
         futures_weight_limit_per_minute: USD-M REST weight per real minute (2400).
         futures_max_incoming_per_second: client messages per second on a futures
             connection before disconnect (10).
-        faults: faults to inject on a schedule (see :mod:`.schedule`).
+        faults: faults to inject on a schedule (see :mod:`.faults.schedule`).
         ws_ping_interval_s: the server pings every connection this often (Binance: 20 s).
         ws_ping_timeout_s: and drops it when the pong is this late.
         connection_max_age_s: real seconds a connection may live (Binance: 24 h).

@@ -9,15 +9,15 @@ from typing import Protocol
 
 from marketcast.exchanges.sim.clock import VirtualClock
 from marketcast.exchanges.sim.config import SimConfig
-from marketcast.exchanges.sim.connfaults import ConnectionFaults
-from marketcast.exchanges.sim.futures_wire import FuturesFormatter
-from marketcast.exchanges.sim.liquidations import LiquidationModel
-from marketcast.exchanges.sim.marketwire import MarketFormatter
-from marketcast.exchanges.sim.protocol import Market
-from marketcast.exchanges.sim.ratelimit import WeightLimiter
-from marketcast.exchanges.sim.tape import Tape
-from marketcast.exchanges.sim.truth import Downtime, GroundTruth, book_models
-from marketcast.exchanges.sim.wire import KlineFormatter, precise_text
+from marketcast.exchanges.sim.faults.connection import ConnectionFaults
+from marketcast.exchanges.sim.truth.ground_truth import Downtime, GroundTruth, book_models
+from marketcast.exchanges.sim.truth.liquidations import LiquidationModel
+from marketcast.exchanges.sim.truth.tape import Tape
+from marketcast.exchanges.sim.wire.futures import FuturesFormatter
+from marketcast.exchanges.sim.wire.market import MarketFormatter
+from marketcast.exchanges.sim.wire.spot import KlineFormatter, precise_text
+from marketcast.exchanges.sim.wire.streams import Market
+from marketcast.exchanges.sim.wire.weights import WeightLimiter
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,15 +23,15 @@ import uvicorn
 from starlette.applications import Starlette
 
 from marketcast.domain.intervals import MINUTE_MS
-from marketcast.exchanges.sim.book import BookState
 from marketcast.exchanges.sim.clock import VirtualClock
 from marketcast.exchanges.sim.config import SimConfig
-from marketcast.exchanges.sim.faults import Faults
-from marketcast.exchanges.sim.futures_rest import futures_routes
-from marketcast.exchanges.sim.rest import rest_routes
+from marketcast.exchanges.sim.injection import Faults
+from marketcast.exchanges.sim.rest.futures import futures_routes
+from marketcast.exchanges.sim.rest.spot import rest_routes
 from marketcast.exchanges.sim.runtime import CloseRequest, SimRuntime, SimStats
-from marketcast.exchanges.sim.truth import GroundTruth
-from marketcast.exchanges.sim.ws import ws_routes
+from marketcast.exchanges.sim.truth.book import BookState
+from marketcast.exchanges.sim.truth.ground_truth import GroundTruth
+from marketcast.exchanges.sim.ws.sockets import ws_routes
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,82 @@
+"""Attaching a client session to a candle topic without a gap or a duplicate.
+
+Order matters (the client sync rules of ``docs/native.md``): subscribe on the bus first,
+then read the snapshot, then send the snapshot followed by held updates at or after its
+last candle. Before that, every candle route waits in :func:`candle_topic_ready`, which
+refuses what the node's market cannot serve.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from marketcast.api.state import AppState
+from marketcast.api.transport.session import ClientSession
+from marketcast.domain.candles import Candle
+from marketcast.domain.intervals import Interval
+from marketcast.domain.topics import Topic
+from marketcast.exchanges.binance.markets import MARKETS
+from marketcast.exchanges.binance.routing import check_kline_interval
+from marketcast.hub.candles.bus import Encoder, Published
+from marketcast.hub.candles.gate import SnapshotGate
+from marketcast.hub.candles.hub import Hub
+
+
+async def candle_topic_ready(state: AppState, topic: Topic) -> None:
+    """Return once ``topic`` can be served, as :meth:`Hub.topic_ready` does.
+
+    Every candle route waits here: an interval the node's market has no klines of
+    (``1s`` on USD-M) is refused with :class:`~marketcast.errors.InvalidInterval` before
+    the hub could start a topic that would never become ready.
+    """
+    check_kline_interval(MARKETS[state.settings.market], topic.interval)
+    await state.hub.topic_ready(topic)
+
+
+async def ready_topic(state: AppState, symbol: str, interval: str) -> Topic:
+    """The topic a request names, once it can be served.
+
+    Raises :class:`~marketcast.errors.UnknownSymbol` (with suggestions) or
+    :class:`~marketcast.errors.InvalidInterval` (listing the valid ones) for bad names.
+    """
+    topic = Topic(state.hub.resolve_symbol(symbol), Interval.parse(interval))
+    await candle_topic_ready(state, topic)
+    return topic
+
+
+async def attach(
+    session: ClientSession,
+    hub: Hub,
+    topic: Topic,
+    *,
+    encoder: Encoder,
+    read_snapshot: Callable[[], Awaitable[list[Candle]]],
+    send_snapshot: Callable[[list[Candle]], None],
+) -> Callable[[], None]:
+    """Subscribe ``session`` to ``topic``; return the function that detaches it.
+
+    ``read_snapshot`` returns the candles to send first;
+    ``send_snapshot`` queues them in the contract's shape (it may send nothing).
+    If either fails (the store is down, the client left), the bus subscription is
+    undone before the error propagates: nobody else holds its detach function.
+    """
+
+    def forward(event: Published) -> None:
+        # A forming candle may be superseded while queued; a closed one never is. The key
+        # names this subscription (the gate), so an update after a re-subscribe cannot
+        # overwrite a message queued before the new snapshot.
+        candle = event.candle
+        key = None if candle.closed else (gate, candle.open_time)
+        session.send(event.encoded(encoder), key)
+
+    gate: SnapshotGate[Published] = SnapshotGate(forward, lambda e: e.candle.open_time)
+    detach = session.on_close(hub.bus.subscribe(topic, gate.offer))
+    try:
+        candles = await read_snapshot()
+        send_snapshot(candles)
+    except BaseException:
+        # A gate that never opens would hold every push and pin the topic for good.
+        detach()
+        raise
+    gate.open(candles[-1].open_time if candles else None)
+    return detach

@@ -1,0 +1,151 @@
+"""Native REST routes, all reading the one store (SmartTrade's clients use them too).
+
+``/health``, ``/ready``, ``/symbols``, ``/candles/{symbol}/{interval}`` and
+``/streaming/status`` are also SmartTrade's routes, with the same bodies; its own
+``/api/...`` routes are in :mod:`marketcast.api.smarttrade.rest`.
+
+The order book, trades and liquidations routes return the body of the matching ``/ws``
+snapshot (shapes in :mod:`marketcast.api.native.formats`, rules in
+:mod:`marketcast.api.native.channels`): ``GET /orderbook/{symbol}?limit=&rounding=``,
+``GET /trades/{symbol}?limit=&since=`` (``since``: a trade id), ``GET
+/liquidations/{symbol}?limit=&timeframe=&start_time=&end_time=`` (buckets only with a
+``timeframe``; times in seconds or ms, default everything held).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import orjson
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+
+from marketcast.api.feeds.candles import ready_topic
+from marketcast.api.feeds.lookup import (
+    ALL_TIME,
+    DEFAULT_BOOK_LIMIT,
+    DEFAULT_LIQUIDATIONS_LIMIT,
+    DEFAULT_TRADES_LIMIT,
+)
+from marketcast.api.feeds.shapes import candle_native
+from marketcast.api.native.channels import read_book, read_liquidations, read_trades
+from marketcast.api.native.protocol import parse_rounding
+from marketcast.api.native.status import health, streaming_status
+from marketcast.api.params import natural, parse_limit, parse_time
+from marketcast.api.state import app_state
+from marketcast.domain.liquidations import parse_timeframe
+from marketcast.errors import InvalidRequest
+
+router = APIRouter()
+
+
+JSON: Final = "application/json"
+
+
+def _json(body: Any, status: int = 200) -> Response:
+    return JSONResponse(body, status_code=status)
+
+
+@router.get("/health")
+async def get_health(request: Request) -> Response:
+    return _json(health(app_state(request)))
+
+
+@router.get("/ready")
+async def get_ready(request: Request) -> Response:
+    hub = app_state(request).hub
+    done, total = hub.bootstrap_progress()
+    body = {"ready": hub.ready, "bootstrap": {"done": done, "total": total}}
+    return _json(body, 200 if hub.ready else 503)
+
+
+@router.get("/symbols")
+async def get_symbols(request: Request) -> Response:
+    return _json({"symbols": list(app_state(request).hub.symbols)})
+
+
+async def get_candles(request: Request) -> Response:
+    """``GET /candles/{symbol}/{interval}``: the route charts load history from."""
+    state = app_state(request)
+    symbol, interval = request.path_params["symbol"], request.path_params["interval"]
+    query = request.query_params
+    limit = parse_limit(query.get("limit"), default=500, maximum=state.settings.buffer_size)
+    since = parse_time(query.get("since"), "since")
+    before = parse_time(query.get("before"), "before")
+    topic = await ready_topic(state, symbol, interval)
+    store = state.hub.store
+    # Only the plain "newest N" shape is cached: that is what charts load, and `since`
+    # values are as many as the clients' histories.
+    revision = store.revision(topic) if since is None and before is None else None
+    if revision is not None:
+        cached = state.candle_bodies.get(topic, revision, limit)
+        if cached is not None:
+            return Response(cached, media_type=JSON)
+    candles = await store.read(topic, limit=limit, since=since, before=before)
+    body = orjson.dumps(
+        {
+            "symbol": topic.symbol,
+            "interval": topic.interval.code,
+            "candles": [candle_native(c) for c in candles],
+        }
+    )
+    if revision is not None:
+        state.candle_bodies.put(topic, revision, limit, body)
+    return Response(body, media_type=JSON)
+
+
+# A plain Starlette route: FastAPI's per-request machinery (parameter binding, exit
+# stack) was a quarter of this route's cost in bench/rest.py, and it binds nothing here.
+# Middleware, error mapping and access control apply as to every route.
+router.add_route("/candles/{symbol}/{interval}", get_candles, methods=["GET"])
+
+
+@router.get("/streaming/status")
+async def get_streaming_status(request: Request) -> Response:
+    return _json(await streaming_status(app_state(request)))
+
+
+@router.get("/orderbook/{symbol}")
+async def get_orderbook(request: Request, symbol: str) -> Response:
+    state = app_state(request)
+    query = request.query_params
+    maximum = state.settings.max_orderbook_limit
+    limit = parse_limit(query.get("limit"), default=DEFAULT_BOOK_LIMIT, maximum=maximum)
+    rounding = parse_rounding(query.get("rounding"))
+    return _json(await read_book(state, state.hub.resolve_symbol(symbol), limit, rounding))
+
+
+@router.get("/trades/{symbol}")
+async def get_trades(request: Request, symbol: str) -> Response:
+    state = app_state(request)
+    query = request.query_params
+    maximum = state.settings.trade_history
+    limit = parse_limit(query.get("limit"), default=DEFAULT_TRADES_LIMIT, maximum=maximum)
+    since = _trade_id(query.get("since"))
+    return _json(await read_trades(state, state.hub.resolve_symbol(symbol), limit, since))
+
+
+@router.get("/liquidations/{symbol}")
+async def get_liquidations(request: Request, symbol: str) -> Response:
+    state = app_state(request)
+    query = request.query_params
+    maximum = state.settings.liquidation_history
+    limit = parse_limit(query.get("limit"), default=DEFAULT_LIQUIDATIONS_LIMIT, maximum=maximum)
+    volume = None
+    if timeframe := query.get("timeframe"):
+        start = parse_time(query.get("start_time"), "start_time")
+        end = parse_time(query.get("end_time"), "end_time")
+        start_ms, end_ms = start or 0, ALL_TIME[1] if end is None else end
+        if start_ms >= end_ms:
+            raise InvalidRequest(f"start_time must be before end_time ({start_ms} >= {end_ms})")
+        volume = (parse_timeframe(timeframe), start_ms, end_ms)
+    body = await read_liquidations(state, state.hub.resolve_symbol(symbol), limit, volume)
+    return _json(body)
+
+
+def _trade_id(raw: str | None) -> int | None:
+    if raw is None or raw == "":
+        return None
+    if (value := natural(raw)) is None:
+        raise InvalidRequest(f"since must be a non-negative integer trade id, got {raw!r}")
+    return value

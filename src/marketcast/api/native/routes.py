@@ -1,0 +1,12 @@
+"""Every route of the native API, in the order they must be matched."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from marketcast.api.native import indicators, rest, ws
+
+router = APIRouter()
+router.include_router(rest.router)
+router.include_router(indicators.router)
+router.include_router(ws.router)

@@ -1,0 +1,176 @@
+"""``WS /ws``: the native multiplexed protocol (see :mod:`marketcast.api.native.protocol`).
+
+One connection holds any mix of subscriptions, at most
+``max_subscriptions_per_connection`` in all: candles and indicators per (symbol,
+interval), order books, trades and liquidations per symbol
+(:mod:`marketcast.api.native.channels`). Subscribing again to what is already held replaces
+it: a resume for candles, new parameters for an order book, with no reconnect.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi import APIRouter, WebSocket
+
+from marketcast.api.feeds.candles import attach, candle_topic_ready
+from marketcast.api.feeds.shapes import candle_native
+from marketcast.api.native.channels import (
+    subscribe_book,
+    subscribe_liquidations,
+    subscribe_trades,
+)
+from marketcast.api.native.formats import encode_native
+from marketcast.api.native.indicators import subscribe_indicators
+from marketcast.api.native.protocol import (
+    BookSubscribe,
+    FeedSubscribe,
+    FeedUnsubscribe,
+    LiquidationSubscribe,
+    Ping,
+    Subscribe,
+    TradeSubscribe,
+    Unsubscribe,
+    parse_client_message,
+)
+from marketcast.api.state import AppState, app_state
+from marketcast.api.transport.messages import dumps
+from marketcast.api.transport.session import ClientSession
+from marketcast.domain.candles import Candle
+from marketcast.domain.topics import Topic
+from marketcast.errors import CapacityExceeded, InvalidLimit
+
+router = APIRouter()
+
+
+@router.websocket("/ws")
+async def native_ws(websocket: WebSocket) -> None:
+    state = app_state(websocket)
+    session = await state.sockets.open(websocket, batching=True)
+    if session is None:
+        return
+    subscriptions: dict[Topic, Callable[[], None]] = {}
+    watching: dict[Topic, Callable[[], None]] = {}
+    feeds: dict[tuple[str, str], Callable[[], None]] = {}
+
+    async def handle(session: ClientSession, raw: str) -> None:
+        message = parse_client_message(raw)
+        if isinstance(message, Ping):
+            session.send('{"type":"pong"}')
+        elif isinstance(message, FeedUnsubscribe):
+            key = (message.channel, state.hub.resolve_symbol(message.symbol))
+            if (detach := feeds.pop(key, None)) is not None:
+                detach()
+            session.send(dumps({"type": "unsubscribed", "channel": key[0], "symbol": key[1]}))
+        elif isinstance(message, BookSubscribe | TradeSubscribe | LiquidationSubscribe):
+            others = len(subscriptions) + len(watching)
+            await _subscribe_feed(state, session, feeds, message, others=others)
+        elif isinstance(message, Subscribe) and message.channel == "indicators":
+            topic = Topic(state.hub.resolve_symbol(message.symbol), message.interval)
+            if (previous := watching.pop(topic, None)) is not None:
+                previous()
+            _check_cap(state, len(subscriptions) + len(watching) + len(feeds))
+            watching[topic] = await subscribe_indicators(state, session, message)
+        elif isinstance(message, Subscribe):
+            others = len(watching) + len(feeds)
+            await _subscribe(state, session, subscriptions, message, others=others)
+        elif isinstance(message, Unsubscribe):
+            topic = Topic(state.hub.resolve_symbol(message.symbol), message.interval)
+            held = watching if message.channel == "indicators" else subscriptions
+            detach = held.pop(topic, None)
+            if detach is not None:
+                detach()
+            names = _names(topic) | {"channel": message.channel}
+            session.send(dumps({"type": "unsubscribed", **names}))
+
+    await session.serve(state.sockets.reader(session, handle))
+
+
+def _names(topic: Topic) -> dict[str, str]:
+    return {"channel": "candles", "symbol": topic.symbol, "interval": topic.interval.code}
+
+
+async def _subscribe(
+    state: AppState,
+    session: ClientSession,
+    subscriptions: dict[Topic, Callable[[], None]],
+    message: Subscribe,
+    *,
+    others: int = 0,
+) -> None:
+    hub = state.hub
+    capacity = hub.store.capacity
+    if message.limit is not None and not 1 <= message.limit <= capacity:
+        raise InvalidLimit(message.limit, capacity)
+    topic = Topic(hub.resolve_symbol(message.symbol), message.interval)
+    if topic not in subscriptions:
+        _check_cap(state, len(subscriptions) + others)
+    await candle_topic_ready(state, topic)
+    reset = False
+
+    async def read_snapshot() -> list[Candle]:
+        nonlocal reset
+        limit = message.limit or capacity
+        since = message.since_ms
+        if since is not None:
+            first = (await hub.store.info(topic)).first
+            reset = first is None or since < first.open_time
+            if not reset:
+                return await hub.store.read(topic, limit=capacity, since=since)
+        return await hub.store.read(topic, limit=limit)
+
+    def send_snapshot(candles: list[Candle]) -> None:
+        body = {
+            "type": "snapshot",
+            **_names(topic),
+            "reset": reset,
+            "candles": [candle_native(c) for c in candles],
+        }
+        session.send(dumps(body))
+
+    detach = await attach(
+        session,
+        hub,
+        topic,
+        encoder=encode_native,
+        read_snapshot=read_snapshot,
+        send_snapshot=send_snapshot,
+    )
+    # A repeated subscribe is a resume: the old subscription stops only now that the new
+    # snapshot is queued, so a refused or failed resume leaves the client what it held.
+    if (previous := subscriptions.pop(topic, None)) is not None:
+        previous()
+    subscriptions[topic] = detach
+
+
+def _check_cap(state: AppState, held: int) -> None:
+    """Refuse one more subscription when ``held`` already reach the per-connection cap."""
+    cap = state.settings.max_subscriptions_per_connection
+    if held >= cap:
+        raise CapacityExceeded(f"at most {cap} subscriptions per connection")
+
+
+async def _subscribe_feed(
+    state: AppState,
+    session: ClientSession,
+    feeds: dict[tuple[str, str], Callable[[], None]],
+    message: FeedSubscribe,
+    *,
+    others: int,
+) -> None:
+    key = (message.channel, state.hub.resolve_symbol(message.symbol))
+    if key not in feeds:
+        _check_cap(state, len(feeds) + others)
+    symbol = key[1]
+    if isinstance(message, BookSubscribe):
+        detach = await subscribe_book(state, session, symbol, message)
+    elif isinstance(message, TradeSubscribe):
+        detach = await subscribe_trades(state, session, symbol, message)
+    else:
+        detach = await subscribe_liquidations(state, session, symbol, message)
+    # The new subscription's snapshot is queued; the old one stops before anything else
+    # runs, so the client never sees the old parameters after the new snapshot. A refused
+    # re-subscribe (bad rounding, say) raised above and left the old one running.
+    if (previous := feeds.pop(key, None)) is not None:
+        previous()
+    feeds[key] = detach

@@ -1,0 +1,2 @@
+"""What every WebSocket shares, with no contract knowledge: access, sessions, outbound
+queues, frames, direct writes, batching, rate limits."""

@@ -1,0 +1,244 @@
+"""One client WebSocket: a bounded outbound buffer drained by a single writer task.
+
+Producers (the bus, request handlers) call :meth:`ClientSession.send`, which never awaits.
+While nothing is queued the message is written in place, the way a bare broadcast
+writes: straight to the connection (:mod:`.direct`) or through ASGI (:mod:`.eager`).
+Otherwise it is queued and the writer sends in order. If the buffer overflows, the
+client is a slow consumer: it is unsubscribed at once, and closed with 4008 as soon as
+its socket accepts the close frame.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+from collections.abc import Callable, Coroutine, Hashable
+from typing import Any
+
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from marketcast.api.transport import direct, eager
+from marketcast.api.transport.batching import BatchWindow
+from marketcast.api.transport.outbound import OutboundBuffer
+
+log = logging.getLogger(__name__)
+
+SLOW_CONSUMER = 4008
+_BATCH = 256
+# A slow consumer that starts reading again within this still gets its 4008 close (and
+# the reason: resume with since); after it the socket is dropped.
+_CLOSE_DEADLINE_S = 30.0
+# Sockets whose every update replaces the queued one (order books, trade windows) never
+# overflow the queue, so a client that stopped reading is found by time instead.
+DEFAULT_SEND_DEADLINE_S = 15.0
+_ids = itertools.count(1)
+
+
+def _array(messages: list[str]) -> str:
+    """One batched frame: the JSON array of already encoded messages."""
+    return "[" + ",".join(messages) + "]"
+
+
+class ClientSession:
+    def __init__(
+        self,
+        websocket: WebSocket,
+        queue_limit: int,
+        send_deadline_s: float = DEFAULT_SEND_DEADLINE_S,
+        batch: BatchWindow | None = None,
+    ) -> None:
+        self.websocket = websocket
+        self.send_deadline_s = send_deadline_s
+        # ``None``: one message per frame. Otherwise every frame is a JSON array of what
+        # was queued since the last one, sent when the batch window closes: a frame, a
+        # write and a syscall saved per extra message.
+        self.batch = batch
+        # Sends run in place while nothing is queued or in flight (see .eager); a send
+        # that had to wait is finished by the writer before anything queued after it.
+        self._in_flight: eager.Suspended | None = None
+        # Under uvicorn, frames that can go out at once are written to the connection
+        # without the ASGI layers (see .direct); ``None`` elsewhere.
+        self._direct = direct.writer_for(websocket)
+        self._writing = False
+        self.id = next(_ids)
+        self.buffer = OutboundBuffer(queue_limit)
+        self._wake = asyncio.Event()
+        self._cleanups: list[Callable[[], None]] = []
+        self.close_code: int | None = None
+        self.closed = asyncio.Event()
+        self._writer: asyncio.Task[None] | None = None
+
+    def on_close(self, cleanup: Callable[[], None]) -> Callable[[], None]:
+        """Run ``cleanup`` when the session ends; return a function that runs it now."""
+        self._cleanups.append(cleanup)
+
+        def run_now() -> None:
+            if cleanup in self._cleanups:
+                self._cleanups.remove(cleanup)
+                cleanup()
+
+        return run_now
+
+    def send(self, text: str, key: Hashable | None = None) -> None:
+        if self.close_code is not None:
+            return
+        busy = self._busy
+        if self.batch is None and not (busy or self.buffer):
+            self._send_now(text)
+            return
+        if not self.buffer.push(text, key):
+            log.warning("slow consumer, closing", extra={"conn": self.id})
+            self.shutdown(SLOW_CONSUMER)
+        elif self.batch is not None and not busy:
+            self.batch.mark(self)
+        else:
+            self._wake.set()
+
+    def flush_batch(self) -> None:
+        """The batch window closed: send what is queued as one array, in place."""
+        if self.close_code is not None:
+            return
+        if self._busy:
+            self._wake.set()  # the writer is at it; it sends the queue after
+            return
+        if batch := self.buffer.pop_batch(_BATCH):
+            self._send_now(_array(batch))
+        if self.buffer:
+            self._wake.set()  # more than one frame's worth
+
+    @property
+    def _busy(self) -> bool:
+        """The writer is sending, or a send that had to wait is still unfinished."""
+        return self._writing or self._in_flight is not None
+
+    def _write_direct(self, text: str) -> bool:
+        """Write ``text`` straight to the connection if it can take it now (see .direct)."""
+        return self._direct is not None and self._direct.write(text)
+
+    def _send_now(self, text: str) -> None:
+        """Write ``text`` without a task hop; hand the send to the writer if it must wait."""
+        if self._write_direct(text):
+            return
+        try:
+            started = eager.start(self.websocket.send_text(text))
+        except (WebSocketDisconnect, RuntimeError, OSError):
+            self.shutdown(1000)  # the client went away: end as the writer would
+            return
+        if started is not eager.DONE:
+            assert isinstance(started, tuple)
+            self._in_flight = started
+            self._wake.set()
+
+    def shutdown(self, code: int) -> None:
+        """Stop feeding this client and ask the writer to close with ``code``."""
+        if self.close_code is None:
+            self.close_code = code
+            self._run_cleanups()
+            self._wake.set()
+            if code == SLOW_CONSUMER and self._writer is not None:
+                # The writer may be parked on a socket the client no longer drains;
+                # give it a deadline instead of holding its buffer until TCP gives up.
+                writer = self._writer
+                asyncio.get_running_loop().call_later(_CLOSE_DEADLINE_S, writer.cancel)
+
+    def _run_cleanups(self) -> None:
+        cleanups, self._cleanups = self._cleanups, []
+        for cleanup in cleanups:
+            cleanup()
+
+    async def _send_queued(self) -> None:
+        """Finish a send in flight, then send what is queued, in order."""
+        self._writing = True
+        try:
+            if await self._finish_in_flight():
+                await self._send_buffered()
+        finally:
+            self._writing = False
+
+    async def _finish_in_flight(self) -> bool:
+        """Complete a send that started in place and had to wait; ``False`` if it timed out."""
+        if self._in_flight is None:
+            return True
+        try:
+            async with asyncio.timeout(self.send_deadline_s):
+                await eager.finish(self._in_flight)
+        except TimeoutError:
+            log.warning("client stopped reading, closing", extra={"conn": self.id})
+            self.shutdown(SLOW_CONSUMER)
+            return False
+        finally:
+            self._in_flight = None
+        return True
+
+    async def _send_buffered(self) -> None:
+        """Send what is queued; a slow consumer's backlog is abandoned at once.
+
+        One deadline covers a batch and each sent frame pushes it on: a timer per frame
+        was a tenth of the fan-out cost. Pushing it on costs a timer too, so it is done
+        once a tenth of the deadline has passed: a client that stops reading is closed
+        after 0.9 to 1 deadline without progress.
+        """
+        loop = asyncio.get_running_loop()
+        deadline_s = self.send_deadline_s
+        while self.close_code != SLOW_CONSUMER and (batch := self.buffer.pop_batch(_BATCH)):
+            armed = loop.time()
+            frames = batch if self.batch is None else [_array(batch)]
+            try:
+                async with asyncio.timeout_at(armed + deadline_s) as deadline:
+                    for text in frames:
+                        if not self._write_direct(text):
+                            await self.websocket.send_text(text)
+                        if (now := loop.time()) - armed > deadline_s / 10:
+                            armed = now
+                            deadline.reschedule(now + deadline_s)
+            except TimeoutError:
+                log.warning("client stopped reading, closing", extra={"conn": self.id})
+                self.shutdown(SLOW_CONSUMER)
+                return
+
+    def _closing(self) -> bool:
+        return self.close_code is not None
+
+    async def write_loop(self) -> None:
+        """Send queued frames in order until shutdown, then send the close frame."""
+        try:
+            while not self._closing():
+                await self._wake.wait()
+                self._wake.clear()
+                await self._send_queued()
+            slow = self.close_code == SLOW_CONSUMER
+            if not slow:
+                await self._send_queued()  # e.g. an error queued just before a close
+            reason = "slow consumer: resume with since" if slow else ""
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(_CLOSE_DEADLINE_S):
+                    await self.websocket.close(self.close_code or 1000, reason)
+        except (WebSocketDisconnect, RuntimeError, OSError):
+            pass  # the client went away; the reader notices too
+        finally:
+            if self._in_flight is not None:  # a slow consumer's send that never finished
+                self._in_flight[0].close()
+                self._in_flight = None
+            self._run_cleanups()
+            self.closed.set()
+
+    async def serve(self, read_loop: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """Run the writer next to ``read_loop`` until either side ends."""
+        reader = asyncio.create_task(read_loop(), name=f"ws-reader {self.id}")
+        writer = asyncio.create_task(self.write_loop(), name=f"ws-writer {self.id}")
+        self._writer = writer
+        try:
+            await asyncio.wait({reader, writer}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if self.close_code is None:
+                self.close_code = 1000
+                self._wake.set()
+            self._run_cleanups()
+            reader.cancel()
+            # Once the reader is done the socket is closing: the writer ends quickly unless
+            # the client stopped reading, which the close deadline bounds.
+            for task in (reader, writer):
+                with contextlib.suppress(Exception, asyncio.CancelledError):
+                    await task

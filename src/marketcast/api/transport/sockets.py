@@ -1,0 +1,114 @@
+"""Accepting a WebSocket and reading its client messages: what every endpoint shares.
+
+:class:`Sockets` holds the node's socket policy (token, queue limit, send deadline,
+inbound size and rate limits) and the shared batch windows; every contract's endpoint
+opens its sessions and runs its read loop through it, so all of them refuse and limit
+clients the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, Final
+
+from starlette.websockets import WebSocket
+
+from marketcast.api.errors import error_code, error_details
+from marketcast.api.transport.access import is_allowed
+from marketcast.api.transport.batching import BatchWindow
+from marketcast.api.transport.messages import error_message
+from marketcast.api.transport.ratelimit import TokenBucket
+from marketcast.api.transport.session import ClientSession
+from marketcast.config import Settings
+from marketcast.errors import MarketcastError
+
+log = logging.getLogger(__name__)
+
+CLOSE_POLICY: Final = 1008
+MAX_BATCH_MS: Final = 1000
+
+MessageHandler = Callable[[ClientSession, str], Awaitable[None]]
+
+
+def send_error(session: ClientSession, error: MarketcastError, **extra: object) -> None:
+    session.send(error_message(error_code(error), str(error), **error_details(error), **extra))
+
+
+class Sockets:
+    """How this node accepts WebSockets and reads their messages."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        # One per ?batch_ms= value in use (at most 1001): a shared timer per window length.
+        self.batch_windows: dict[int, BatchWindow] = {}
+
+    async def open(self, websocket: WebSocket, *, batching: bool = False) -> ClientSession | None:
+        """Accept the socket (or refuse it with 1008 if unauthorised) and wrap it.
+
+        With ``batching`` the client may ask for batched frames with ``?batch_ms=N``; a
+        value that is not an integer in 0..1000 is accepted and closed at once with 1008
+        and the reason (a refused handshake could not say why).
+        """
+        settings = self.settings
+        if not is_allowed(websocket, settings.auth_token):
+            await websocket.close(CLOSE_POLICY, "missing or invalid token")
+            return None
+        batch: BatchWindow | None = None
+        await websocket.accept()
+        if batching and (given := websocket.query_params.get("batch_ms")) is not None:
+            if not (given.isascii() and given.isdigit() and int(given) <= MAX_BATCH_MS):
+                reason = f"batch_ms must be an integer 0..{MAX_BATCH_MS}"
+                await websocket.close(CLOSE_POLICY, reason)
+                return None
+            batch = self._batch_window(int(given))
+        return ClientSession(
+            websocket, settings.client_queue_limit, settings.client_send_timeout_s, batch=batch
+        )
+
+    def _batch_window(self, window_ms: int) -> BatchWindow:
+        batch = self.batch_windows.get(window_ms)
+        if batch is None:
+            batch = self.batch_windows[window_ms] = BatchWindow(window_ms / 1000)
+        return batch
+
+    def reader(
+        self, session: ClientSession, handle: MessageHandler
+    ) -> Callable[[], Coroutine[Any, Any, None]]:
+        """A read loop that rate-limits and size-limits client messages and never dies
+        of one: a bad message gets an ``error`` reply and the connection stays up."""
+        settings = self.settings
+        rate = settings.max_client_messages_per_s
+        bucket = TokenBucket(rate, rate * 2, time.monotonic())
+
+        async def loop() -> None:
+            while True:
+                message = await session.websocket.receive()
+                if message["type"] == "websocket.disconnect":
+                    return
+                raw = message.get("text")
+                if raw is None:
+                    data = message.get("bytes") or b""
+                    raw = data.decode(errors="replace")
+                if len(raw) > settings.max_ws_message_bytes:
+                    session.send(error_message("too_large", "message too large"))
+                elif not bucket.take(time.monotonic()):
+                    session.send(error_message("rate_limited", "too many messages; slow down"))
+                else:
+                    await _handle(session, raw, handle)
+
+        return loop
+
+
+async def _handle(session: ClientSession, raw: str, handle: MessageHandler) -> None:
+    try:
+        await handle(session, raw)
+    except MarketcastError as error:
+        send_error(session, error)
+    except TimeoutError:
+        session.send(error_message("not_ready", "topic did not become ready in time"))
+    except Exception:
+        # A bug handling one message must not cost the client its connection.
+        log.exception("handling a client message failed", extra={"conn": session.id})
+        session.send(error_message("internal", "internal error; please retry"))

@@ -1,0 +1,1 @@
+"""Faults described, pure: the schedule grammar and what one connection gets wrong next."""

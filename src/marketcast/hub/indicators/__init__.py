@@ -1,0 +1,1 @@
+"""Indicator and signal caches per candle topic, kept current from the bus."""

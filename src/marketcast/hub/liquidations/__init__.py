@@ -1,0 +1,1 @@
+"""Liquidations of USD-M perpetuals: stored, bucketed by timeframe, fanned out."""

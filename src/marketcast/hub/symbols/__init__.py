@@ -1,0 +1,1 @@
+"""Which symbols the exchange lists (the catalog) and their display-ready metadata."""

@@ -1,0 +1,1 @@
+"""Trade tapes: recent trades per followed symbol, continuous by id."""
