@@ -24,6 +24,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Final, Protocol
 
 from marketcast.domain.liquidations import Liquidation, OrderSide
+from marketcast.errors import StoreUnavailable
 from marketcast.resources import cancel_and_wait
 
 log = logging.getLogger(__name__)
@@ -182,7 +183,10 @@ class MemoryLiquidationStore:
         self._histories.clear()
 
 
-DEFAULT_PENDING: Final = 1_000
+# Batches (a liquidation or a few each) held while the store is away: at most one
+# liquidation per symbol a second arrives, so this covers a long outage of many symbols.
+DEFAULT_PENDING: Final = 10_000
+_RETRY_DELAYS: Final = (0.2, 0.5, 1.0, 2.0, 5.0)
 
 
 class LiquidationWriter:
@@ -190,21 +194,27 @@ class LiquidationWriter:
 
     :meth:`offer` never blocks: at most ``max_pending`` batches wait, and a batch offered
     beyond that is dropped and counted (it is still served from memory, just not kept).
-    A write that fails in any way is counted and logged, and the next one is tried.
+    While the store is unavailable the batch at the head is written again, with backoff,
+    until the store takes it (writes are idempotent per liquidation), so an outage delays
+    what is kept but loses nothing within the bound. A write that fails for any other
+    reason is a bug: it is logged with its traceback, counted, and the next one is tried.
     """
 
     def __init__(self, store: LiquidationStore, *, max_pending: int = DEFAULT_PENDING) -> None:
         self.store = store
         self.failures = 0
+        self.retries = 0
         self.dropped = 0  # liquidations, not batches
         self.last_error: str | None = None
         self._pending: asyncio.Queue[tuple[str, list[Liquidation]]] = asyncio.Queue(max_pending)
         self._task: asyncio.Task[None] | None = None
         self._dropping = False
+        self._writing = 0
 
     @property
     def pending(self) -> int:
-        return self._pending.qsize()
+        """Batches not stored yet, the one being written (or retried) included."""
+        return self._pending.qsize() + self._writing
 
     def start(self) -> None:
         if self._task is None:
@@ -226,16 +236,30 @@ class LiquidationWriter:
     async def _run(self) -> None:
         while True:
             symbol, liquidations = await self._pending.get()
+            self._writing = 1
+            try:
+                await self._write(symbol, liquidations)
+            finally:
+                self._writing = 0
+                self._pending.task_done()
+
+    async def _write(self, symbol: str, liquidations: list[Liquidation]) -> None:
+        """Write one batch, waiting out a store outage (the store logs the outage)."""
+        attempt = 0
+        while True:
             try:
                 await self.store.add(symbol, liquidations)
-            except Exception as error:  # StoreUnavailable, or a bug: either costs this batch
+                return
+            except StoreUnavailable as error:
+                self.retries += 1
+                self.last_error = str(error)
+                await asyncio.sleep(_RETRY_DELAYS[min(attempt, len(_RETRY_DELAYS) - 1)])
+                attempt += 1
+            except Exception as error:
                 self.failures += 1
                 self.last_error = str(error) or type(error).__name__
-                log.warning(
-                    "could not store %d %s liquidations: %s", len(liquidations), symbol, error
-                )
-            finally:
-                self._pending.task_done()
+                log.exception("could not store %d %s liquidations", len(liquidations), symbol)
+                return
 
     async def aclose(self, drain_s: float = DRAIN_S) -> None:
         """Write what is queued for up to ``drain_s`` seconds, then stop."""

@@ -29,7 +29,7 @@ from marketcast.store.liquidations import (
     encode_liquidation,
     key_prefix,
 )
-from marketcast.store.redis_client import connect, lua, unavailable_on
+from marketcast.store.redis_client import connect, lua, outage_log, unavailable_on
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ class RedisLiquidationStore(AsyncResource):
         return self._client
 
     def _reaching(self) -> contextlib.AbstractContextManager[None]:
-        return unavailable_on(_UNAVAILABLE, "redis liquidation store", self.url)
+        return unavailable_on(_UNAVAILABLE, outage_log(self.url))
 
     async def add(self, symbol: str, liquidations: Sequence[Liquidation]) -> list[Liquidation]:
         check_symbol(symbol, liquidations)

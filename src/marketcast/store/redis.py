@@ -29,7 +29,7 @@ from marketcast.domain.series import merge_gaps
 from marketcast.domain.topics import Topic
 from marketcast.resources import AsyncResource
 from marketcast.store.base import TopicInfo
-from marketcast.store.redis_client import connect, lua, unavailable_on
+from marketcast.store.redis_client import connect, lua, outage_log, unavailable_on
 from marketcast.store.redis_codec import (
     Change,
     RedisKeys,
@@ -88,7 +88,7 @@ class RedisStore(AsyncResource):
         return await self._scripts[script](keys=keys, args=args, client=client)
 
     def _reaching(self) -> contextlib.AbstractContextManager[None]:
-        return unavailable_on(_UNREACHABLE, "redis store", self.url)
+        return unavailable_on(_UNREACHABLE, outage_log(self.url))
 
     def _write_keys(self, topic: Topic) -> list[str]:
         keys = self._keys

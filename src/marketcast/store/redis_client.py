@@ -4,13 +4,19 @@ The candle store and the liquidation store share one policy: connect lazily, rec
 quickly after a restart but never repeat a command that timed out (a hung Redis must
 fail fast, not after several full timeouts), and report Redis being away as
 :class:`~marketcast.errors.StoreUnavailable` with the URL's password masked.
+
+Redis being away is an outage, not a bug: it is logged once when the first command fails
+and once when one succeeds again, with how long it lasted, however many callers met it
+(callers log it at debug level at most).
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
-from collections.abc import Iterator
+import logging
+import time
+from collections.abc import Callable, Iterator
 from importlib import resources
 from urllib.parse import urlsplit, urlunsplit
 
@@ -20,6 +26,30 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 
 from marketcast.errors import StoreUnavailable
+
+log = logging.getLogger(__name__)
+
+
+class OutageLog:
+    """One store's outages: a warning when one starts, one when it ends."""
+
+    def __init__(self, what: str, clock: Callable[[], float] = time.monotonic) -> None:
+        self.what = what
+        self.since: float | None = None
+        self.outages = 0
+        self._clock = clock
+
+    def failed(self, reason: str) -> None:
+        if self.since is None:
+            self.since = self._clock()
+            self.outages += 1
+            log.warning("%s unavailable: %s (logged again once it is back)", self.what, reason)
+
+    def succeeded(self) -> None:
+        if self.since is not None:
+            lasted = self._clock() - self.since
+            self.since = None
+            log.warning("%s is back after an outage of %.1fs", self.what, lasted)
 
 
 def connect(url: str, *, timeout_s: float, socket_timeout: float | None, name: str) -> Redis:
@@ -46,14 +76,28 @@ def lua(name: str) -> str:
     return (resources.files("marketcast.store") / "lua" / f"{name}.lua").read_text()
 
 
+_outages: dict[str, OutageLog] = {}
+
+
+def outage_log(url: str) -> OutageLog:
+    """The outage log of the Redis at ``url``, shared by every store using it: one outage
+    of one server is one pair of lines."""
+    log_ = _outages.get(url)
+    if log_ is None:
+        log_ = _outages[url] = OutageLog(f"redis at {redact_url(url)}")
+    return log_
+
+
 @contextlib.contextmanager
-def unavailable_on(errors: tuple[type[BaseException], ...], what: str, url: str) -> Iterator[None]:
-    """Turn ``errors`` raised in the block into ``StoreUnavailable`` naming ``what``."""
+def unavailable_on(errors: tuple[type[BaseException], ...], outage: OutageLog) -> Iterator[None]:
+    """Turn ``errors`` raised in the block into ``StoreUnavailable``; keep ``outage``."""
     try:
         yield
     except errors as error:
         reason = str(error) or type(error).__name__
-        raise StoreUnavailable(f"{what} at {redact_url(url)} unavailable: {reason}") from error
+        outage.failed(reason)
+        raise StoreUnavailable(f"{outage.what} unavailable: {reason}") from error
+    outage.succeeded()
 
 
 def redact_url(url: str) -> str:

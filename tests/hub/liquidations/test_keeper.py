@@ -355,20 +355,29 @@ async def test_a_repeated_push_is_announced_and_counted_once() -> None:
 
 
 @pytest.mark.redis
-async def test_a_store_outage_costs_persistence_not_live_liquidations(
+async def test_a_store_outage_loses_no_liquidation_once_the_store_is_back(
     redis_process: RedisProcess,
 ) -> None:
     store = RedisLiquidationStore(redis_process.url, timeout_s=1.0)
     async with store, SimExchange(sim_config()) as sim, keeper_on(sim, store) as (keeper, _):
         release = await keeper.acquire("BTCUSDT")
         await redis_process.stop()
-        live = await collect(keeper, "BTCUSDT", 3)
-        release()
+        live = await collect(keeper, "BTCUSDT", 3)  # served live while the store is away
         assert set(keeper.recent("BTCUSDT", 500)) >= set(live)
         async with asyncio.timeout(30):  # each write waits for the socket timeout first
-            while not keeper.status()["store_failures"]:
+            while not keeper.status()["store_retries"]:
                 await asyncio.sleep(0.05)
         assert "unavailable" in (keeper.status()["last_store_error"] or "")
+        await redis_process.start()
+        async with asyncio.timeout(60):  # written when the store returns, with backoff
+            while keeper.status()["persist_pending"]:
+                await asyncio.sleep(0.05)
+        release()
+        stored = await store.since("BTCUSDT", 0)
+        status = keeper.status()
+    assert set(stored) >= set(live)
+    assert status["store_failures"] == 0
+    assert status["persist_dropped"] == 0
 
 
 # -- failures and slowness of the store and the history service -----------------------

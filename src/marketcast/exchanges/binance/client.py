@@ -5,6 +5,9 @@ alone decides whether a call is repeated:
 
 - 429/418 -> :class:`RateLimited`; every caller waits out ``Retry-After``, then retries.
 - 5xx, timeouts, connection failures -> :class:`ExchangeUnavailable`, retried with backoff.
+  Each retry also waits longer for its answer (the timeout doubles, up to
+  ``MAX_TIMEOUT_S``): on a starved machine every request is slow, and requests that all
+  time out at the same bound would only time out again together.
 - other 4xx -> :class:`RequestRejected` (Binance's ``{"code", "msg"}``), not retried.
 - a 2xx body that is not JSON -> :class:`ExchangeProtocolError`, not retried.
 """
@@ -35,6 +38,7 @@ from marketcast.resources import AsyncResource
 log = logging.getLogger(__name__)
 
 USED_WEIGHT_HEADER: Final = "X-MBX-USED-WEIGHT-1M"
+MAX_TIMEOUT_S: Final = 60.0
 # Binance always sends Retry-After with 429/418; these apply only if it goes missing.
 # A 418 ban lasts at least two minutes.
 _DEFAULT_RETRY_AFTER: Final = {429: 5.0, 418: 120.0}
@@ -80,6 +84,7 @@ class ThrottledClient(AsyncResource):
         if max_attempts < 1 or max_concurrency < 1:
             raise ValueError("max_attempts and max_concurrency must be at least 1")
         self._http = httpx.AsyncClient(base_url=base_url, timeout=timeout, transport=transport)
+        self._timeout = timeout
         self._budget = WeightBudget(weight_limit)
         self._slots = asyncio.Semaphore(max_concurrency)
         self._backoff = Backoff(base=0.25, cap=10.0, rng=rng or random.Random())
@@ -100,7 +105,8 @@ class ThrottledClient(AsyncResource):
         backoff = self._backoff.fresh()
         for attempt in range(1, self._max_attempts + 1):
             try:
-                return await self._attempt(path, params, weight)
+                timeout = min(MAX_TIMEOUT_S, self._timeout * 2 ** (attempt - 1))
+                return await self._attempt(path, params, weight, timeout)
             except ExchangeError as exc:
                 if not is_retryable(exc) or attempt == self._max_attempts:
                     raise
@@ -114,12 +120,14 @@ class ThrottledClient(AsyncResource):
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    async def _attempt(self, path: str, params: dict[str, str | int], weight: int) -> Any:
+    async def _attempt(
+        self, path: str, params: dict[str, str | int], weight: int, wait_s: float
+    ) -> Any:
         async with self._slots:
             await self._wait_for_budget(weight)
             self._count(requests=1)
             try:
-                response = await self._http.get(path, params=params)
+                response = await self._http.get(path, params=params, timeout=wait_s)
             except httpx.TransportError as exc:
                 raise ExchangeUnavailable(f"GET {path}: {exc!r}") from exc
         self._record_weight(response)

@@ -115,6 +115,10 @@ class Faults:
             raise ValueError(f"status must be one of {sorted(REST_ERROR_STATUSES)}")
         self._runtime.rest_faults.arm(status, count, retry_after, market)
 
+    def clear_rest_errors(self) -> None:
+        """Forget every armed REST failure not yet taken."""
+        self._runtime.rest_faults.clear()
+
     def rest_latency(self, seconds: float) -> None:
         """Delay every REST response by ``seconds`` from now on (0 turns it off)."""
         self._runtime.rest_faults.latency_s = seconds

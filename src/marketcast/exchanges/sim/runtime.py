@@ -72,6 +72,9 @@ class RestFaults:
     ) -> None:
         self._errors.extend([(status, retry_after_s, market)] * count)
 
+    def clear(self) -> None:
+        self._errors.clear()
+
     def take(self, market: Market) -> tuple[int, float | None] | None:
         """The first armed failure for a request of ``market``, consumed."""
         for armed in self._errors:

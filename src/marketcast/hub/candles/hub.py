@@ -233,6 +233,9 @@ class Hub:
 
     async def topic_ready(self, topic: Topic) -> None:
         """Return once ``topic`` can be served; starts an on-demand topic if needed."""
+        if not self.catalog_loaded.is_set():
+            await self._stored_before_catalog(topic)
+            return
         if not self.active:
             timeout_s = self.limits.on_demand_ready_timeout_s
             await self._stored.wait_for(topic, self.configured, timeout_s)
@@ -241,6 +244,14 @@ class Hub:
         self._on_demand.touch(topic, self._clock())
         async with asyncio.timeout(self.limits.on_demand_ready_timeout_s):
             await sync.ready.wait()
+
+    async def _stored_before_catalog(self, topic: Topic) -> None:
+        """Until exchange info loads (the exchange may be unreachable), a configured topic
+        the store already holds (Redis after a restart) is served as stored; its live
+        updates follow once ingest starts, filled from its last candle first."""
+        if topic in self.configured and await self.store.last(topic) is not None:
+            return
+        raise NotReady("exchange info not loaded yet (is the exchange reachable?); retry")
 
     # -- on-demand topics ------------------------------------------------------------
     async def _start_on_demand(self, topic: Topic) -> TopicSync:

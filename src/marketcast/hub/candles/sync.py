@@ -19,7 +19,7 @@ from typing import Protocol
 from marketcast.domain.candles import Candle, TimeRange
 from marketcast.domain.series import absent_ranges, breaks, missing_before
 from marketcast.domain.topics import Topic
-from marketcast.errors import ExchangeError
+from marketcast.errors import ExchangeError, StoreUnavailable
 from marketcast.hub.candles.history import KlineHistory
 from marketcast.hub.candles.pending import PendingUpdates
 from marketcast.store.base import CandleStore
@@ -100,12 +100,15 @@ class TopicSync:
             try:
                 await step()
             except Exception as error:
-                # Exchange trouble is expected; anything else is a bug, but one topic's bug
+                # Exchange trouble and store outages are expected (the store logs an outage
+                # once, not once per topic); anything else is a bug, but one topic's bug
                 # must not freeze its chart forever: log it loudly, report it, retry.
                 self.stats.failures += 1
                 self.stats.last_error = f"{type(error).__name__}: {error}"
                 delay = _RETRY_DELAYS[min(attempt, len(_RETRY_DELAYS) - 1)]
-                if isinstance(error, ExchangeError):
+                if isinstance(error, StoreUnavailable):
+                    log.debug("sync %s waits for the store: %s", self.topic, error)
+                elif isinstance(error, ExchangeError):
                     log.warning("sync %s failed, retrying in %.1fs: %s", self.topic, delay, error)
                 else:
                     log.exception("sync %s hit a bug, retrying in %.1fs", self.topic, delay)

@@ -71,6 +71,7 @@ class LeaderLease:
         ttl_s = self.ttl_ms / 1000
         period = ttl_s / 3
         renewed_at = float("-inf")
+        unreachable = False
         while True:
             sent_at = time.monotonic()
             try:
@@ -78,8 +79,13 @@ class LeaderLease:
                     held = await self._try(script=self.leader)
             except (RedisError, TimeoutError) as error:
                 held = self.leader and sent_at - renewed_at < ttl_s * 2 / 3
-                log.warning("leader lease %s: redis unavailable: %s", self.key, error)
+                if not unreachable:  # once per outage, not once per renewal
+                    log.warning("leader lease %s: redis unavailable: %s", self.key, error)
+                unreachable = True
             else:
+                if unreachable:
+                    log.warning("leader lease %s: redis reachable again", self.key)
+                unreachable = False
                 if held:
                     renewed_at = sent_at
             if held and not self.leader:

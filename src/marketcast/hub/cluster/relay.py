@@ -70,7 +70,8 @@ class ChangeRelay:
                 self.connected = False
                 delay = _RETRY_S[min(failures, len(_RETRY_S) - 1)]
                 failures += 1
-                log.warning("change feed unavailable, retrying in %.1fs: %s", delay, error)
+                # The store logs the outage once; this notes it only at debug level.
+                log.debug("change feed unavailable, retrying in %.1fs: %s", delay, error)
                 await asyncio.sleep(delay)
                 continue
             if failures:
@@ -137,7 +138,7 @@ class ChangeRelay:
             except MarketcastError as error:
                 delay = _RETRY_S[min(attempt, len(_RETRY_S) - 1)]
                 attempt += 1
-                log.warning("change feed unavailable, retrying in %.1fs: %s", delay, error)
+                log.debug("change feed unavailable, retrying in %.1fs: %s", delay, error)
                 await asyncio.sleep(delay)
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from marketcast.domain.candles import Candle
 from marketcast.domain.topics import Topic
-from marketcast.errors import NotReady
+from marketcast.errors import NotReady, StoreUnavailable
 from marketcast.hub.candles.bus import Bus, Published
 from marketcast.hub.indicators.topic import Applied, TopicIndicators
 from marketcast.hub.tasks import TaskOwner
@@ -144,8 +144,14 @@ class IndicatorCache:
                 return await self._store.read(topic, limit=self._store.capacity)
             except Exception as error:
                 delay = _RETRY_DELAYS[min(attempt, len(_RETRY_DELAYS) - 1)]
-                log.warning(
-                    "indicators of %s: store read failed (%s); retry in %.1fs", topic, error, delay
+                # An outage is logged once by the store itself; anything else here.
+                level = logging.DEBUG if isinstance(error, StoreUnavailable) else logging.WARNING
+                log.log(
+                    level,
+                    "indicators of %s: store read failed (%s); retry in %.1fs",
+                    topic,
+                    error,
+                    delay,
                 )
                 attempt += 1
                 await asyncio.sleep(delay)

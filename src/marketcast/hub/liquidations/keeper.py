@@ -164,6 +164,7 @@ class LiquidationKeeper(AsyncResource):
             **asdict(self.stats),
             "listener_errors": self._listeners.errors,
             "store_failures": writer.failures,
+            "store_retries": writer.retries,
             "last_store_error": writer.last_error,
             "persist_pending": writer.pending,
             "persist_dropped": writer.dropped,

@@ -57,11 +57,17 @@ class SymbolCatalog:
             return
 
     def resolve(self, given: str) -> str:
-        """The exchange id for ``given`` (``btc/usdt`` → ``BTCUSDT``), or UnknownSymbol."""
+        """The exchange id for ``given`` (``btc/usdt`` → ``BTCUSDT``), or UnknownSymbol.
+
+        Before the listing is loaded only configured symbols resolve (what a persistent
+        store may already hold); any other is NotReady: it may exist, it cannot be known.
+        """
+        symbol = normalize_symbol(given)
+        if symbol in self.symbols:
+            return symbol
         if not self.loaded.is_set():
             raise NotReady("exchange info not loaded yet (is the exchange reachable?); retry")
-        symbol = normalize_symbol(given)
-        if symbol in self.symbols or symbol in self.listed:
+        if symbol in self.listed:
             return symbol
         pool = self.listed.keys() if self.listed else self.symbols
         raise UnknownSymbol(given, suggest_symbols(given, pool))
