@@ -48,6 +48,16 @@ def wait_for(url: str, deadline_s: float) -> float:
     raise TimeoutError(f"{url} not ready within {deadline_s}s")
 
 
+# Every load generator connects from loopback: the per-address admission limits, meant
+# for the internet, would refuse most of a thousand clients opening at once.
+BENCH_ENV = {
+    "MARKETCAST_LOG_LEVEL": "WARNING",
+    "MARKETCAST_MAX_CONNECTIONS_PER_IP": "1000000",
+    "MARKETCAST_MAX_HANDSHAKES_PER_S": "100000",
+    "MARKETCAST_MAX_HANDSHAKES_PER_IP_PER_S": "100000",
+}
+
+
 @contextmanager
 def process(
     args: Sequence[str | Path], env: dict[str, str] | None = None
@@ -55,7 +65,7 @@ def process(
     """Run ``args`` for the duration of the block; terminate it (then kill) on the way out."""
     child = subprocess.Popen(
         [str(a) for a in args],
-        env=os.environ | {"MARKETCAST_LOG_LEVEL": "WARNING"} | (env or {}),
+        env=os.environ | BENCH_ENV | (env or {}),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

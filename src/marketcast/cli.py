@@ -6,9 +6,12 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import socket
+import sys
 from collections.abc import Sequence
 from typing import Any
 
+import httpx
 import uvicorn
 import uvloop
 
@@ -68,16 +71,10 @@ def _parser() -> argparse.ArgumentParser:
 
 async def _serve(settings: Settings, *, simulated: bool) -> None:
     from marketcast.api.app import create_app
+    from marketcast.api.transport.server import server_config
 
     app = create_app(settings, simulated=simulated)
-    config = uvicorn.Config(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        ws_max_size=max(65536, settings.max_ws_message_bytes * 4),
-        lifespan="on",
-    )
+    config = server_config(app, settings)
     server = uvicorn.Server(config)
     freeze = asyncio.create_task(_freeze_once_started(server))
     try:
@@ -100,19 +97,59 @@ def _sim_config(args: argparse.Namespace) -> Any:
 
 
 async def _demo(args: argparse.Namespace) -> None:
-    from marketcast.exchanges.sim import SimExchange
+    """The simulator in a process of its own, then the hub in front of it.
 
-    async with SimExchange(_sim_config(args), port=args.sim_port) as sim:
+    Sharing one event loop, a starved machine made the two starve each other: the hub's
+    REST requests timed out because the simulator could not run to answer them.
+    """
+    port = args.sim_port or _free_port()
+    origin = f"http://127.0.0.1:{port}"
+    sim_flags = ["--sim-port", str(port), "--seed", str(args.seed), "--speed", str(args.speed)]
+    if args.faults:
+        sim_flags += ["--faults", args.faults]
+    sim = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "marketcast.cli", "sim", *sim_flags
+    )
+    try:
+        await _wait_for_sim(origin, sim)
         # One simulator origin serves spot and USD-M futures (routed /market, /public).
+        ws = origin.replace("http://", "ws://", 1)
         settings = settings_from(
-            args,
-            rest_base=sim.rest_base,
-            ws_base=sim.ws_base,
-            futures_rest_base=sim.rest_base,
-            futures_ws_base=sim.ws_base,
+            args, rest_base=origin, ws_base=ws, futures_rest_base=origin, futures_ws_base=ws
         )
-        log.warning("DEMO: SIMULATED exchange at %s (speed x%g)", sim.rest_base, args.speed)
+        log.warning("DEMO: SIMULATED exchange at %s (speed x%g)", origin, args.speed)
         await _serve(settings, simulated=True)
+    finally:
+        await _stop(sim)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def _wait_for_sim(origin: str, sim: asyncio.subprocess.Process) -> None:
+    """Return once the simulator answers; raise if it exits first."""
+    async with httpx.AsyncClient(base_url=origin, timeout=5.0) as client:
+        while sim.returncode is None:
+            with contextlib.suppress(httpx.TransportError):
+                if (await client.get("/api/v3/ping")).status_code == 200:
+                    return
+            await asyncio.sleep(0.1)
+    raise SystemExit(f"the simulator exited with status {sim.returncode}")
+
+
+async def _stop(process: asyncio.subprocess.Process) -> None:
+    if process.returncode is not None:
+        return
+    process.terminate()
+    try:
+        async with asyncio.timeout(10):
+            await process.wait()
+    except TimeoutError:
+        process.kill()
+        await process.wait()
 
 
 async def _sim(args: argparse.Namespace) -> None:
@@ -123,8 +160,9 @@ async def _sim(args: argparse.Namespace) -> None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = _parser().parse_args(argv)
-    level = getattr(args, "log_level", None) or Settings().log_level
-    configure(level)
+    env = Settings()
+    level = getattr(args, "log_level", None) or env.log_level
+    configure(level, secrets=(getattr(args, "auth_token", None) or "", env.auth_token or ""))
     runners = {
         "serve": lambda: _serve(settings_from(args), simulated=False),
         "demo": lambda: _demo(args),

@@ -117,6 +117,20 @@ class Settings(BaseSettings):
     client_send_timeout_s: float = Field(
         15.0, gt=0, validation_alias=_aliases("client_send_timeout_s")
     )
+    client_max_unacked_bytes: int = Field(
+        16 * 1024 * 1024, ge=65536, validation_alias=_aliases("client_max_unacked_bytes")
+    )
+    max_connections: int = Field(20_000, ge=1, validation_alias=_aliases("max_connections"))
+    max_connections_per_ip: int = Field(
+        2_000, ge=1, validation_alias=_aliases("max_connections_per_ip")
+    )
+    max_handshakes_per_s: float = Field(
+        500.0, gt=0, validation_alias=_aliases("max_handshakes_per_s")
+    )
+    max_handshakes_per_ip_per_s: float = Field(
+        100.0, gt=0, validation_alias=_aliases("max_handshakes_per_ip_per_s")
+    )
+    header_timeout_s: float = Field(10.0, gt=0, validation_alias=_aliases("header_timeout_s"))
     max_on_demand_topics: int = Field(50, ge=0, validation_alias=_aliases("max_on_demand_topics"))
     on_demand_idle_s: float = Field(300.0, gt=0, validation_alias=_aliases("on_demand_idle_s"))
     data_timeout_s: float = Field(15.0, gt=0, validation_alias=_aliases("data_timeout_s"))

@@ -1,10 +1,38 @@
-"""Structured logging: one line per event, ``key=value`` pairs after the message."""
+"""Structured logging: one line per event, ``key=value`` pairs after the message.
+
+No line carries a credential: token query parameters, bearer headers, token
+subprotocols and the configured secrets themselves are replaced by ``***`` in the whole
+line (message, extras, exception text), whichever logger wrote it (uvicorn's access and
+WebSocket lines included).
+"""
 
 from __future__ import annotations
 
 import logging
+import re
 import time
-from typing import Final
+from collections.abc import Iterable
+from typing import IO, Final
+
+REDACTED: Final = "***"
+# ?token=..., &access_token=..., "Bearer ...", marketcast.token.<...> (a subprotocol).
+_CREDENTIALS: Final = re.compile(
+    r"(?i)(?P<key>[?&;](?:token|access_token|auth_token|api_key|key|password)=)[^&\s\"'#]+"
+    r"|(?P<bearer>bearer\s+)[^\s\"',]+"
+    r"|(?P<proto>marketcast\.token\.)[^\s\"',]+"
+)
+
+
+def redact(line: str, secrets: Iterable[str] = ()) -> str:
+    """``line`` with every credential it shows replaced by ``***``."""
+    line = _CREDENTIALS.sub(
+        lambda m: (m.group("key") or m.group("bearer") or m.group("proto")) + REDACTED, line
+    )
+    for secret in secrets:
+        if secret:
+            line = line.replace(secret, REDACTED)
+    return line
+
 
 # Attributes every record has, plus uvicorn's ANSI-coloured duplicate of its message.
 _STANDARD: Final = frozenset(vars(logging.makeLogRecord({}))) | {
@@ -18,7 +46,14 @@ _STANDARD: Final = frozenset(vars(logging.makeLogRecord({}))) | {
 class LineFormatter(logging.Formatter):
     """``2026-11-21T12:00:00.123Z INFO marketcast.hub message topic=BTCUSDT:1m``."""
 
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        super().__init__()
+        self.secrets = tuple(s for s in secrets if s)
+
     def format(self, record: logging.LogRecord) -> str:
+        return redact(self._line(record), self.secrets)
+
+    def _line(self, record: logging.LogRecord) -> str:
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
         extras = " ".join(
             f"{key}={value}" for key, value in vars(record).items() if key not in _STANDARD
@@ -30,9 +65,20 @@ class LineFormatter(logging.Formatter):
         return line
 
 
-def configure(level: str) -> None:
-    handler = logging.StreamHandler()
-    handler.setFormatter(LineFormatter())
+class ConnectionLines(logging.Filter):
+    """Keeps uvicorn's line per WebSocket handshake (an access log) for DEBUG only: under a
+    flood of handshakes it would be thousands of lines a second."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        is_access = isinstance(record.msg, str) and record.msg.startswith('%s - "WebSocket')
+        return not is_access or logging.getLogger().level <= logging.DEBUG
+
+
+def configure(level: str, secrets: Iterable[str] = (), stream: IO[str] | None = None) -> None:
+    """Log to ``stream`` (stderr) at ``level``, never showing ``secrets``."""
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(LineFormatter(secrets))
+    handler.addFilter(ConnectionLines())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -25,13 +25,14 @@ from marketcast.exchanges.sim import SimConfig
 from support.browser import chromium, require_built_ui, screenshot
 from support.servers import Running, running_hub, wait_ready
 
-pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.timeout(120)]
+pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.timeout(300)]
 
 SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT")
 INTERVALS = ("1m", "5m")
 # 60x: a 1m candle closes every second, so "live" is visible within a test.
 SIM = SimConfig(seed=11, symbols=SYMBOLS, start_ms=1_780_272_000_000, speed=60.0)
-WAIT_MS = 30_000
+# A bound, not a wait: every wait is on a condition, and a busy machine may take long.
+WAIT_MS = 90_000
 
 
 @dataclass

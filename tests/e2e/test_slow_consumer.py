@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import time
 from typing import Any
 
@@ -136,3 +137,46 @@ async def test_a_stalled_order_book_client_is_closed_and_releases_the_book() -> 
             await stalled.read_until_closed()
         stalled.close()
         assert stalled.close_code in (4008, None)  # the close frame may not fit any more
+
+
+async def test_a_client_that_stops_reading_is_closed_by_what_it_acknowledged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # No fixed send buffer: the kernel's autotuning absorbs megabytes on loopback, so the
+    # socket never pushes back. The client's pongs are what tell.
+    sim = SimConfig(seed=5, symbols=SYMBOLS, start_ms=START_MS, speed=60.0, push_interval_s=0.1)
+    symbols = SYMBOLS[:3]
+    async with running_hub(
+        sim, symbols=symbols, intervals=("1m",), client_send_timeout_s=2.0
+    ) as hub:
+        await wait_ready(hub.http)
+        reader = Follower(ChartSeries(), native_by_symbol({}))
+        await reader.start(f"{hub.ws}/ws", [subscribe(s, limit=50) for s in symbols])
+        stalled = StalledClient(f"{hub.ws}/ws")
+        await stalled.connect()
+        for symbol in symbols:
+            await stalled.send_json(subscribe(symbol, limit=1000))
+            for channel in ("orderbook", "trades"):
+                await stalled.send_json({"op": "subscribe", "channel": channel, "symbol": symbol})
+
+        def closures() -> list[logging.LogRecord]:
+            return [r for r in caplog.records if "slow consumer closed" in r.getMessage()]
+
+        async with asyncio.timeout(60):
+            while not closures():
+                await asyncio.sleep(0.1)
+            messages = await stalled.read_until_closed()
+        stalled.close()
+
+        assert stalled.close_code == 4008
+        assert "slow consumer" in stalled.close_reason
+        assert messages, "what was on the wire before the close is still delivered"
+        (closure,) = closures()  # logged once, with its counts
+        counts = vars(closure)
+        assert counts["unacked_bytes"] > 0
+        assert counts["sent_bytes"] >= counts["unacked_bytes"]
+        received = len(reader.received)
+        async with asyncio.timeout(30):
+            while len(reader.received) == received:
+                await asyncio.sleep(0.05)
+        assert reader.close_code is None, "the reading client was cut off"

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import signal
 import socket
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 import uvicorn
 from starlette.types import ASGIApp
 
 from marketcast.api.app import create_app
+from marketcast.api.transport.server import server_config
 from marketcast.config import Settings
 from marketcast.exchanges.sim import SimConfig, SimExchange
 
@@ -32,11 +37,22 @@ def _listening_socket(send_buffer: int | None) -> socket.socket:
 
 @asynccontextmanager
 async def serve_app(
-    app: ASGIApp, *, send_buffer: int | None = None, **config: Any
+    app: ASGIApp,
+    *,
+    send_buffer: int | None = None,
+    settings: Settings | None = None,
+    **config: Any,
 ) -> AsyncIterator[str]:
-    """Serve ``app`` on a free loopback port; yield its ``http://host:port`` origin."""
+    """Serve ``app`` on a free loopback port; yield its ``http://host:port`` origin.
+
+    With ``settings`` it is served as a node serves itself (header timeout, frame limit).
+    """
     sock = _listening_socket(send_buffer)
-    server = uvicorn.Server(uvicorn.Config(app, log_config=None, lifespan="on", **config))
+    if settings is not None:
+        server_settings = server_config(app, settings, **config)
+    else:
+        server_settings = uvicorn.Config(app, log_config=None, lifespan="on", **config)
+    server = uvicorn.Server(server_settings)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
         while not server.started:
@@ -47,8 +63,10 @@ async def serve_app(
         yield f"http://127.0.0.1:{sock.getsockname()[1]}"
     finally:
         server.should_exit = True
+        # Shutdown waits for open connections to end; on a busy machine that takes a
+        # while, so the bound is generous rather than tight.
         with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.wait_for(task, timeout=10)
+            await asyncio.wait_for(task, timeout=60)
         sock.close()
 
 
@@ -87,13 +105,70 @@ async def running_hub(
     async with SimExchange(sim_config) as sim:
         resolved = hub_settings(sim, **settings)
         app = create_app(resolved, simulated=True)
-        async with serve_app(app, send_buffer=send_buffer) as http:
+        async with serve_app(app, send_buffer=send_buffer, settings=resolved) as http:
             yield Running(sim, http, resolved)
 
 
 async def wait_ready(http: str, timeout: float = 30.0) -> None:
-    import httpx
-
     async with httpx.AsyncClient(base_url=http) as client, asyncio.timeout(timeout):
         while (await client.get("/ready")).status_code != 200:
             await asyncio.sleep(0.05)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def answers(origin: str) -> bool:
+    async with httpx.AsyncClient(base_url=origin) as client:
+        try:
+            return (await client.get("/ready")).status_code == 200
+        except httpx.TransportError:
+            return False  # not listening yet
+
+
+@contextlib.asynccontextmanager
+async def demo_process(
+    *flags: str, env: dict[str, str] | None = None
+) -> AsyncIterator[tuple[str, list[str], int]]:
+    """``marketcast demo`` (BTCUSDT 1m) in its own process, as a user starts it; yields its
+    origin, its log lines so far and its pid."""
+    port = free_port()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "marketcast.cli",
+        "demo",
+        "--port",
+        str(port),
+        "--symbols",
+        "BTCUSDT",
+        "--intervals",
+        "1m",
+        *flags,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+        env=os.environ | {"PYTHONUNBUFFERED": "1"} | (env or {}),
+    )
+    lines: list[str] = []
+
+    async def collect() -> None:
+        assert process.stderr is not None
+        # Lines must grow as they come: a test may read them while the node runs.
+        async for line in process.stderr:
+            lines.append(line.decode(errors="replace"))  # noqa: PERF401
+
+    reader = asyncio.create_task(collect())
+    origin = f"http://127.0.0.1:{port}"
+    try:
+        async with asyncio.timeout(120):
+            while not await answers(origin):
+                await asyncio.sleep(0.1)
+        yield origin, lines, process.pid
+    finally:
+        process.send_signal(signal.SIGINT)
+        async with asyncio.timeout(60):
+            await process.wait()
+            await reader

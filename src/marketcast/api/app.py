@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -13,10 +14,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from marketcast.api.errors import http_body, http_status
 from marketcast.api.native import routes as native
+from marketcast.api.native.rest import CANDLES_OPENAPI
 from marketcast.api.orderfox import routes as orderfox
 from marketcast.api.smarttrade import routes as smarttrade
 from marketcast.api.state import AppState
 from marketcast.api.transport.access import TokenGate
+from marketcast.api.transport.admission import Admission, admission_limits
 from marketcast.api.transport.direct import CaptureConnection
 from marketcast.config import Settings
 from marketcast.errors import MarketcastError
@@ -25,6 +28,8 @@ from marketcast.web import pages
 
 
 def create_app(settings: Settings, *, simulated: bool = False) -> FastAPI:
+    admission = Admission(admission_limits(settings), 0.0)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with Node(settings, simulated=simulated) as node:
@@ -38,18 +43,21 @@ def create_app(settings: Settings, *, simulated: bool = False) -> FastAPI:
                 books=feeds.books if feeds else None,
                 trades=feeds.trades if feeds else None,
                 liquidations=feeds.liquidations if feeds else None,
+                admission=admission,
             )
             yield
 
     app = FastAPI(title="marketcast", lifespan=lifespan)
+    # Read by the server's HTTP protocol, which admits handshakes (transport.server).
+    app.state.admission = admission
 
     app.add_middleware(TokenGate, token=settings.auth_token)
     # The layers outside it (CORS, Starlette's error middleware) pass a WebSocket's
     # ``send`` through untouched: the capture sees uvicorn's own (see transport.direct).
     app.add_middleware(CaptureConnection)
 
-    # Added last, so it is the outermost layer: preflights (which carry no credentials)
-    # and 401 answers still get CORS headers a browser page on another origin can read.
+    # Preflights (which carry no credentials) and 401 answers still get CORS headers a
+    # browser page on another origin can read.
     app.add_middleware(
         CORSMiddleware,
         allow_origins=list(settings.cors_origins),
@@ -89,4 +97,19 @@ def create_app(settings: Settings, *, simulated: bool = False) -> FastAPI:
     app.include_router(smarttrade.router)
     app.include_router(orderfox.router)
     app.include_router(pages.router)
+    _document_plain_routes(app)
     return app
+
+
+def _document_plain_routes(app: FastAPI) -> None:
+    """Add the routes FastAPI does not see (plain Starlette ones) to ``/openapi.json``."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = generate()
+            schema["paths"]["/candles/{symbol}/{interval}"] = CANDLES_OPENAPI
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 from marketcast.errors import InvalidLimit, InvalidRequest
 
@@ -54,3 +54,24 @@ def parse_hours(raw: str | None, *, default: int, maximum: int) -> int:
     if not 1 <= value <= maximum:
         raise InvalidRequest(f"hours must be an integer in 1..{maximum}, got {raw!r}")
     return value
+
+
+def query(name: str, description: str, **schema: Any) -> dict[str, Any]:
+    """One OpenAPI query parameter (routes read theirs from ``request.query_params`` to
+    refuse bad values with the error codes above, so FastAPI cannot see them)."""
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": description,
+        "schema": schema,
+    }
+
+
+def documented(*parameters: dict[str, Any]) -> dict[str, Any]:
+    """``openapi_extra`` declaring a route's query parameters."""
+    return {"parameters": list(parameters)}
+
+
+LIMIT_DOC = "how many, at least 1 (the route's maximum is in the 400 it answers past it)"
+TIME_DOC = "an epoch in seconds or milliseconds"

@@ -8,6 +8,7 @@ from typing import Any
 
 from starlette.requests import HTTPConnection
 
+from marketcast.api.transport.admission import Admission
 from marketcast.api.transport.sockets import Sockets
 from marketcast.config import Settings
 from marketcast.hub.candles.bodies import EncodedBodies
@@ -31,6 +32,8 @@ class AppState:
     books: BookFeed | None = None
     trades: TradeFeed | None = None
     liquidations: LiquidationFeed | None = None
+    # Open WebSocket connections and handshake rates (the node's admission limits).
+    admission: Admission | None = None
     # /candles bodies, valid while their topic's store revision holds.
     candle_bodies: EncodedBodies = field(default_factory=EncodedBodies)
     # How WebSockets are accepted and read, the same on every contract's routes.

@@ -283,6 +283,17 @@ async def test_bad_messages_get_a_coded_error_and_the_connection_stays_up(
         await assert_still_serving(ws)
 
 
+async def test_a_frame_past_the_frame_limit_closes_the_socket_with_1009(hub: Running) -> None:
+    # Up to 16 x MAX_WS_MESSAGE_BYTES (at least 64 KiB) a message gets `too_large`; past
+    # it the WebSocket layer refuses the frame without reading it.
+    async with connect(f"{hub.ws}/ws") as ws:
+        await ws.send('{"op":"ping","pad":"' + "x" * 70_000 + '"}')
+        with pytest.raises(ConnectionClosed) as closed:
+            await ws.recv()
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 1009
+
+
 @pytest.mark.parametrize("given", ["btc/usdt", "btcusdt"])
 async def test_ws_symbols_are_normalised_in_every_payload(hub: Running, given: str) -> None:
     async with connect(f"{hub.ws}/ws") as ws:

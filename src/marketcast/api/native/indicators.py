@@ -16,7 +16,7 @@ from typing import Any, Final, Protocol
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from marketcast.api.params import parse_limit
+from marketcast.api.params import LIMIT_DOC, documented, parse_limit, query
 from marketcast.api.state import AppState, app_state
 from marketcast.api.transport.messages import dumps
 from marketcast.api.transport.session import ClientSession
@@ -97,7 +97,13 @@ async def get_signals(request: Request, symbol: str, interval: str) -> Response:
     return JSONResponse(body | {"time": indicators.candles[-1].time})
 
 
-@router.get("/indicators/{symbol}/{interval}")
+@router.get(
+    "/indicators/{symbol}/{interval}",
+    openapi_extra=documented(
+        query("names", "comma-separated, e.g. ema20,rsi14,macd", type="string"),
+        query("limit", LIMIT_DOC + "; default 500", type="integer", minimum=1),
+    ),
+)
 async def get_indicators(request: Request, symbol: str, interval: str) -> Response:
     state = app_state(request)
     query = request.query_params

@@ -31,7 +31,15 @@ from marketcast.api.feeds.shapes import candle_native
 from marketcast.api.native.channels import read_book, read_liquidations, read_trades
 from marketcast.api.native.protocol import parse_rounding
 from marketcast.api.native.status import health, streaming_status
-from marketcast.api.params import natural, parse_limit, parse_time
+from marketcast.api.params import (
+    LIMIT_DOC,
+    TIME_DOC,
+    documented,
+    natural,
+    parse_limit,
+    parse_time,
+    query,
+)
 from marketcast.api.state import app_state
 from marketcast.domain.liquidations import parse_timeframe
 from marketcast.errors import InvalidRequest
@@ -99,13 +107,36 @@ async def get_candles(request: Request) -> Response:
 # Middleware, error mapping and access control apply as to every route.
 router.add_route("/candles/{symbol}/{interval}", get_candles, methods=["GET"])
 
+# A plain route is not in the generated OpenAPI document: this is its entry.
+CANDLES_OPENAPI: dict[str, Any] = {
+    "get": {
+        "summary": "Get Candles",
+        "description": "Candles of one topic, oldest first (the route charts load history from).",
+        "operationId": "get_candles_candles__symbol___interval__get",
+        "parameters": [
+            {"name": "symbol", "in": "path", "required": True, "schema": {"type": "string"}},
+            {"name": "interval", "in": "path", "required": True, "schema": {"type": "string"}},
+            query("limit", LIMIT_DOC + "; default 500", type="integer", minimum=1),
+            query("since", TIME_DOC + ": candles from this open time on", type="integer"),
+            query("before", TIME_DOC + ": candles opened before this", type="integer"),
+        ],
+        "responses": {"200": {"description": "the candles"}},
+    }
+}
+
 
 @router.get("/streaming/status")
 async def get_streaming_status(request: Request) -> Response:
     return _json(await streaming_status(app_state(request)))
 
 
-@router.get("/orderbook/{symbol}")
+@router.get(
+    "/orderbook/{symbol}",
+    openapi_extra=documented(
+        query("limit", LIMIT_DOC + "; levels per side, default 20", type="integer", minimum=1),
+        query("rounding", "one of the symbol's rounding_options", type="string"),
+    ),
+)
 async def get_orderbook(request: Request, symbol: str) -> Response:
     state = app_state(request)
     query = request.query_params
@@ -115,7 +146,13 @@ async def get_orderbook(request: Request, symbol: str) -> Response:
     return _json(await read_book(state, state.hub.resolve_symbol(symbol), limit, rounding))
 
 
-@router.get("/trades/{symbol}")
+@router.get(
+    "/trades/{symbol}",
+    openapi_extra=documented(
+        query("limit", LIMIT_DOC + "; default 50", type="integer", minimum=1),
+        query("since", "the id of the last trade the client holds", type="integer", minimum=0),
+    ),
+)
 async def get_trades(request: Request, symbol: str) -> Response:
     state = app_state(request)
     query = request.query_params
@@ -125,7 +162,15 @@ async def get_trades(request: Request, symbol: str) -> Response:
     return _json(await read_trades(state, state.hub.resolve_symbol(symbol), limit, since))
 
 
-@router.get("/liquidations/{symbol}")
+@router.get(
+    "/liquidations/{symbol}",
+    openapi_extra=documented(
+        query("limit", LIMIT_DOC + "; default 50", type="integer", minimum=1),
+        query("timeframe", "volume buckets: 1m 5m 15m 30m 1h 4h 1d", type="string"),
+        query("start_time", TIME_DOC, type="integer", minimum=0),
+        query("end_time", TIME_DOC, type="integer", minimum=0),
+    ),
+)
 async def get_liquidations(request: Request, symbol: str) -> Response:
     state = app_state(request)
     query = request.query_params

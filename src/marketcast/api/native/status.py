@@ -36,6 +36,7 @@ def health(state: AppState) -> dict[str, Any]:
         "bootstrap": {"done": done, "total": total},
         "store": state.settings.store,
         "topics": len(hub.topics),
+        "connections": state.admission.open if state.admission else None,
         "upstream": upstream,
         "reasons": reasons,
     }

@@ -35,7 +35,7 @@ from marketcast.api.feeds.shapes import level_json, optional_number
 from marketcast.api.orderfox.envelope import PREFIX, error_response
 from marketcast.api.orderfox.sockets import OrderfoxSocket, open_socket
 from marketcast.api.orderfox.symbols import symbol_meta
-from marketcast.api.params import natural
+from marketcast.api.params import documented, natural, query
 from marketcast.api.state import AppState, app_state
 from marketcast.api.transport.messages import Json, dumps
 from marketcast.domain.book_view import BookView, DepthInfo
@@ -282,7 +282,13 @@ def _query_params(
     return book_params(limit, rounding, meta, state.settings.max_orderbook_limit, default)
 
 
-@router.get("/orderbook/{symbol}")
+@router.get(
+    "/orderbook/{symbol}",
+    openapi_extra=documented(
+        query("limit", "levels per side, default 20", type="integer", minimum=1),
+        query("rounding", "one of the symbol's roundingOptions", type="number"),
+    ),
+)
 async def get_orderbook(request: Request, symbol: str) -> Response:
     """One aggregated view, the socket's push without ``type``."""
     state = app_state(request)

@@ -32,7 +32,7 @@ from marketcast.api.feeds.shapes import candle_native
 from marketcast.api.orderfox.envelope import PREFIX, error_response
 from marketcast.api.orderfox.sockets import OrderfoxSocket, open_socket
 from marketcast.api.orderfox.symbols import symbol_meta
-from marketcast.api.params import parse_limit
+from marketcast.api.params import documented, parse_limit, query
 from marketcast.api.state import app_state
 from marketcast.api.transport.messages import Json, dumps
 from marketcast.domain.candles import Candle
@@ -153,7 +153,13 @@ async def _attach_chart(socket: OrderfoxSocket, topic: Topic, count: int) -> Non
     )
 
 
-@router.get("/candles/{symbol}")
+@router.get(
+    "/candles/{symbol}",
+    openapi_extra=documented(
+        query("timeframe", "an interval, default 1m", type="string"),
+        query("limit", "default 200", type="integer", minimum=1),
+    ),
+)
 async def get_candles(request: Request, symbol: str) -> Response:
     """The newest ``limit`` candles as the socket's ``data``, with ``priceFormat``."""
     state = app_state(request)

@@ -57,7 +57,7 @@ from marketcast.api.feeds.shapes import EncodeOnce
 from marketcast.api.orderfox.envelope import PREFIX, error_response
 from marketcast.api.orderfox.sockets import OrderfoxSocket, open_socket
 from marketcast.api.orderfox.symbols import symbol_meta
-from marketcast.api.params import parse_time
+from marketcast.api.params import documented, parse_time, query
 from marketcast.api.state import AppState, app_state
 from marketcast.api.transport.messages import Json, dumps
 from marketcast.domain.intervals import DAY_MS, Interval
@@ -242,7 +242,15 @@ def volume_range(
     return start_ms, end_ms
 
 
-@router.get("/liquidation-volume/{symbol}/{timeframe}")
+@router.get(
+    "/liquidation-volume/{symbol}/{timeframe}",
+    openapi_extra=documented(
+        query(
+            "start_time", "an epoch in seconds or ms; default 24 h before end_time", type="integer"
+        ),
+        query("end_time", "an epoch in seconds or ms; default now", type="integer"),
+    ),
+)
 async def get_liquidation_volume(request: Request, symbol: str, timeframe: str) -> Response:
     state = app_state(request)
     query = request.query_params

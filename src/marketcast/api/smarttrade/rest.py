@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from marketcast.api.feeds.candles import ready_topic
-from marketcast.api.params import parse_hours
+from marketcast.api.params import documented, parse_hours, query
 from marketcast.api.smarttrade.formats import candle_smarttrade_ms
 from marketcast.api.state import app_state
 from marketcast.domain.intervals import HOUR_MS
@@ -25,7 +25,13 @@ async def get_api_symbols(request: Request) -> Response:
     return JSONResponse({"symbols": symbols, "count": len(symbols)})
 
 
-@router.get("/api/historical/{symbol}")
+@router.get(
+    "/api/historical/{symbol}",
+    openapi_extra=documented(
+        query("interval", "default 1m", type="string"),
+        query("hours", "1..8784, default 12", type="integer", minimum=1),
+    ),
+)
 async def get_historical(request: Request, symbol: str) -> Response:
     state = app_state(request)
     query = request.query_params

@@ -17,9 +17,12 @@ captured and every send takes the ASGI path.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.frames import Frame
 from websockets.protocol import State
 
 from marketcast.api.transport.frames import LastFrame
@@ -51,18 +54,22 @@ class DirectWriter:
     def __init__(self, protocol: WebSocketsSansIOProtocol) -> None:
         self._protocol = protocol
 
-    def write(self, text: str) -> bool:
-        """Write ``text`` as one frame now; ``False`` if it cannot be written at once."""
+    def _can_write(self) -> bool:
         protocol = self._protocol
-        connection = protocol.conn
-        if (
+        return not (
             protocol.close_sent
             or protocol.disconnected
             or not protocol.writable.is_set()  # paused: the ASGI send waits for it
-            or connection.state is not State.OPEN
+            or protocol.conn.state is not State.OPEN
             or protocol.transport.is_closing()
-        ):
+        )
+
+    def write(self, text: str) -> bool:
+        """Write ``text`` as one frame now; ``False`` if it cannot be written at once."""
+        if not self._can_write():
             return False
+        protocol = self._protocol
+        connection = protocol.conn
         if connection.extensions:
             # permessage-deflate: each connection's compressor has its own history, so
             # its frames are made by its own protocol object, in order.
@@ -71,6 +78,34 @@ class DirectWriter:
         else:
             protocol.transport.write(_frames.of(text))
         return True
+
+    def ping(self, payload: bytes) -> bool:
+        """Send a ping behind everything written so far; ``False`` if it cannot go now."""
+        if not self._can_write():
+            return False
+        connection = self._protocol.conn
+        connection.send_ping(payload)
+        self._protocol.transport.write(b"".join(connection.data_to_send()))
+        return True
+
+    def on_pong(self, callback: Callable[[bytes], None]) -> None:
+        """Call ``callback`` with the payload of every pong the client sends.
+
+        uvicorn handles a pong frame with ``self.handle_pong(frame)``, matching it to its
+        own keepalive ping; the callback sees every pong first, then uvicorn does.
+        """
+        protocol = self._protocol
+        handle_pong = protocol.handle_pong
+
+        def pong(frame: Frame) -> None:
+            callback(bytes(frame.data))
+            handle_pong(frame)
+
+        setattr(protocol, "handle_pong", pong)  # noqa: B010 (mypy refuses assigning a method)
+
+    def abort(self) -> None:
+        """Drop the connection now, whatever its buffers hold (a client gone silent)."""
+        self._protocol.transport.abort()
 
 
 def writer_for(websocket: WebSocket) -> DirectWriter | None:

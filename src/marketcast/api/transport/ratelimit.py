@@ -1,4 +1,4 @@
-"""Inbound message rate limiting per connection (pure token bucket; time passed in)."""
+"""Rate limiting: a pure token bucket (time passed in), for client messages and handshakes."""
 
 from __future__ import annotations
 
@@ -18,3 +18,7 @@ class TokenBucket:
             self._tokens -= 1
             return True
         return False
+
+    def full(self, now: float) -> bool:
+        """Whether the bucket has refilled completely (it may be forgotten then)."""
+        return self._tokens + (now - self._at) * self.rate >= self.burst

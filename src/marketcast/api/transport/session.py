@@ -3,9 +3,13 @@
 Producers (the bus, request handlers) call :meth:`ClientSession.send`, which never awaits.
 While nothing is queued the message is written in place, the way a bare broadcast
 writes: straight to the connection (:mod:`.direct`) or through ASGI (:mod:`.eager`).
-Otherwise it is queued and the writer sends in order. If the buffer overflows, the
-client is a slow consumer: it is unsubscribed at once, and closed with 4008 as soon as
-its socket accepts the close frame.
+Otherwise it is queued and the writer sends in order.
+
+A client is a slow consumer when its queue overflows, when a send waits longer than the
+send deadline, or (under uvicorn) when it stops acknowledging what it was sent
+(:mod:`.liveness`). It is unsubscribed at once, logged once with its counts, and closed
+with 4008 as soon as its socket takes the close frame; one that takes nothing for the
+close deadline is dropped.
 """
 
 from __future__ import annotations
@@ -21,15 +25,17 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from marketcast.api.transport import direct, eager
 from marketcast.api.transport.batching import BatchWindow
+from marketcast.api.transport.liveness import AckPolicy, Acks
 from marketcast.api.transport.outbound import OutboundBuffer
 
 log = logging.getLogger(__name__)
 
 SLOW_CONSUMER = 4008
+SLOW_CONSUMER_REASON = "slow consumer: resume with since"
 _BATCH = 256
 # A slow consumer that starts reading again within this still gets its 4008 close (and
 # the reason: resume with since); after it the socket is dropped.
-_CLOSE_DEADLINE_S = 30.0
+_CLOSE_DEADLINE_S = 10.0
 # Sockets whose every update replaces the queued one (order books, trade windows) never
 # overflow the queue, so a client that stopped reading is found by time instead.
 DEFAULT_SEND_DEADLINE_S = 15.0
@@ -48,6 +54,7 @@ class ClientSession:
         queue_limit: int,
         send_deadline_s: float = DEFAULT_SEND_DEADLINE_S,
         batch: BatchWindow | None = None,
+        acks: AckPolicy | None = None,
     ) -> None:
         self.websocket = websocket
         self.send_deadline_s = send_deadline_s
@@ -61,6 +68,12 @@ class ClientSession:
         # Under uvicorn, frames that can go out at once are written to the connection
         # without the ASGI layers (see .direct); ``None`` elsewhere.
         self._direct = direct.writer_for(websocket)
+        # What the client has acknowledged; only where pings can be sent and seen.
+        self.acks: Acks | None = None
+        if acks is not None and self._direct is not None:
+            loop = asyncio.get_running_loop()
+            self.acks = Acks(acks, last_ack_at=loop.time())
+            self._direct.on_pong(lambda payload: self._pong(payload, loop.time()))
         self._writing = False
         self.id = next(_ids)
         self.buffer = OutboundBuffer(queue_limit)
@@ -89,8 +102,7 @@ class ClientSession:
             self._send_now(text)
             return
         if not self.buffer.push(text, key):
-            log.warning("slow consumer, closing", extra={"conn": self.id})
-            self.shutdown(SLOW_CONSUMER)
+            self.close_slow(f"more than {self.buffer.limit} messages queued")
         elif self.batch is not None and not busy:
             self.batch.mark(self)
         else:
@@ -115,7 +127,38 @@ class ClientSession:
 
     def _write_direct(self, text: str) -> bool:
         """Write ``text`` straight to the connection if it can take it now (see .direct)."""
-        return self._direct is not None and self._direct.write(text)
+        if self._direct is not None and self._direct.write(text):
+            self._wrote(text)
+            return True
+        return False
+
+    def _wrote(self, text: str) -> None:
+        if self.acks is not None:
+            self.acks.wrote(len(text))
+
+    def _pong(self, payload: bytes, now: float) -> None:
+        if self.acks is not None:
+            self.acks.ponged(payload, now)
+
+    def check_liveness(self, now: float) -> None:
+        """Close the client if it stopped acknowledging; ping it when one is due."""
+        acks = self.acks
+        if acks is None or self.close_code is not None or self._direct is None:
+            return
+        if (lag := acks.lag(now)) is not None:
+            self.close_slow(lag)
+        elif (payload := acks.next_ping(now)) is not None and not self._direct.ping(payload):
+            acks.ping = None  # paused: the send deadline watches this client instead
+
+    def close_slow(self, reason: str) -> None:
+        """Close a slow consumer with 4008, logging why once with its counts."""
+        if self.close_code is not None:
+            return
+        counts: dict[str, object] = {"conn": self.id, "queued": len(self.buffer)}
+        if self.acks is not None:
+            counts |= {"sent_bytes": self.acks.sent, "unacked_bytes": self.acks.unacked}
+        log.warning("slow consumer closed (4008): %s", reason, extra=counts)
+        self.shutdown(SLOW_CONSUMER)
 
     def _send_now(self, text: str) -> None:
         """Write ``text`` without a task hop; hand the send to the writer if it must wait."""
@@ -130,6 +173,7 @@ class ClientSession:
             assert isinstance(started, tuple)
             self._in_flight = started
             self._wake.set()
+        self._wrote(text)
 
     def shutdown(self, code: int) -> None:
         """Stop feeding this client and ask the writer to close with ``code``."""
@@ -140,8 +184,13 @@ class ClientSession:
             if code == SLOW_CONSUMER and self._writer is not None:
                 # The writer may be parked on a socket the client no longer drains;
                 # give it a deadline instead of holding its buffer until TCP gives up.
-                writer = self._writer
-                asyncio.get_running_loop().call_later(_CLOSE_DEADLINE_S, writer.cancel)
+                asyncio.get_running_loop().call_later(_CLOSE_DEADLINE_S, self._give_up)
+
+    def _give_up(self) -> None:
+        if self._writer is not None and not self._writer.done():
+            self._writer.cancel()
+            if self._direct is not None:
+                self._direct.abort()
 
     def _run_cleanups(self) -> None:
         cleanups, self._cleanups = self._cleanups, []
@@ -165,8 +214,7 @@ class ClientSession:
             async with asyncio.timeout(self.send_deadline_s):
                 await eager.finish(self._in_flight)
         except TimeoutError:
-            log.warning("client stopped reading, closing", extra={"conn": self.id})
-            self.shutdown(SLOW_CONSUMER)
+            self.close_slow(f"a send waited over {self.send_deadline_s:g}s")
             return False
         finally:
             self._in_flight = None
@@ -190,12 +238,12 @@ class ClientSession:
                     for text in frames:
                         if not self._write_direct(text):
                             await self.websocket.send_text(text)
+                            self._wrote(text)
                         if (now := loop.time()) - armed > deadline_s / 10:
                             armed = now
                             deadline.reschedule(now + deadline_s)
             except TimeoutError:
-                log.warning("client stopped reading, closing", extra={"conn": self.id})
-                self.shutdown(SLOW_CONSUMER)
+                self.close_slow(f"a send waited over {deadline_s:g}s")
                 return
 
     def _closing(self) -> bool:
@@ -211,10 +259,15 @@ class ClientSession:
             slow = self.close_code == SLOW_CONSUMER
             if not slow:
                 await self._send_queued()  # e.g. an error queued just before a close
-            reason = "slow consumer: resume with since" if slow else ""
-            with contextlib.suppress(Exception):
+            reason = SLOW_CONSUMER_REASON if slow else ""
+            try:
                 async with asyncio.timeout(_CLOSE_DEADLINE_S):
                     await self.websocket.close(self.close_code or 1000, reason)
+            except TimeoutError:
+                if self._direct is not None:
+                    self._direct.abort()  # it took nothing for the whole deadline
+            except Exception:
+                pass  # the client went away
         except (WebSocketDisconnect, RuntimeError, OSError):
             pass  # the client went away; the reader notices too
         finally:

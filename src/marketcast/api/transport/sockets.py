@@ -8,6 +8,7 @@ clients the same way.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine
@@ -16,8 +17,9 @@ from typing import Any, Final
 from starlette.websockets import WebSocket
 
 from marketcast.api.errors import error_code, error_details
-from marketcast.api.transport.access import is_allowed
+from marketcast.api.transport.access import chosen_subprotocol, is_allowed, origin_allowed
 from marketcast.api.transport.batching import BatchWindow
+from marketcast.api.transport.liveness import AckPolicy
 from marketcast.api.transport.messages import error_message
 from marketcast.api.transport.ratelimit import TokenBucket
 from marketcast.api.transport.session import ClientSession
@@ -27,6 +29,7 @@ from marketcast.errors import MarketcastError
 log = logging.getLogger(__name__)
 
 CLOSE_POLICY: Final = 1008
+HEARTBEAT_TICK_S: Final = 1.0
 MAX_BATCH_MS: Final = 1000
 
 MessageHandler = Callable[[ClientSession, str], Awaitable[None]]
@@ -36,6 +39,36 @@ def send_error(session: ClientSession, error: MarketcastError, **extra: object) 
     session.send(error_message(error_code(error), str(error), **error_details(error), **extra))
 
 
+class Heartbeat:
+    """Checks every session's acknowledgements once a tick: one timer for the node."""
+
+    def __init__(self, tick_s: float = HEARTBEAT_TICK_S) -> None:
+        self.tick_s = tick_s
+        self._sessions: dict[ClientSession, None] = {}  # insertion-ordered set
+        self._timer: asyncio.TimerHandle | None = None
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+    def add(self, session: ClientSession) -> None:
+        self._sessions[session] = None
+        session.on_close(lambda: self._sessions.pop(session, None))
+        if self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(self.tick_s, self._tick)
+
+    def _tick(self) -> None:
+        self._timer = None
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        for session in list(self._sessions):
+            try:
+                session.check_liveness(now)
+            except Exception:
+                log.exception("checking a session's liveness failed", extra={"conn": session.id})
+        if self._sessions:
+            self._timer = loop.call_later(self.tick_s, self._tick)
+
+
 class Sockets:
     """How this node accepts WebSockets and reads their messages."""
 
@@ -43,29 +76,54 @@ class Sockets:
         self.settings = settings
         # One per ?batch_ms= value in use (at most 1001): a shared timer per window length.
         self.batch_windows: dict[int, BatchWindow] = {}
+        self.heartbeat = Heartbeat()
+        self.ack_policy = AckPolicy(
+            max_age_s=settings.client_send_timeout_s,
+            max_unacked_bytes=settings.client_max_unacked_bytes,
+        )
 
     async def open(self, websocket: WebSocket, *, batching: bool = False) -> ClientSession | None:
-        """Accept the socket (or refuse it with 1008 if unauthorised) and wrap it.
+        """Accept the socket, or refuse the handshake (HTTP 403) when its origin is not
+        allowed or its token is missing or wrong; wrap it in a session.
 
         With ``batching`` the client may ask for batched frames with ``?batch_ms=N``; a
         value that is not an integer in 0..1000 is accepted and closed at once with 1008
         and the reason (a refused handshake could not say why).
         """
         settings = self.settings
-        if not is_allowed(websocket, settings.auth_token):
-            await websocket.close(CLOSE_POLICY, "missing or invalid token")
+        refusal = self._refusal(websocket)
+        if refusal is not None:
+            # Closing before accepting refuses the handshake: the client sees HTTP 403.
+            log.warning("websocket refused: %s", refusal, extra={"path": websocket.url.path})
+            await websocket.close(CLOSE_POLICY, refusal)
             return None
         batch: BatchWindow | None = None
-        await websocket.accept()
+        await websocket.accept(subprotocol=chosen_subprotocol(websocket))
         if batching and (given := websocket.query_params.get("batch_ms")) is not None:
             if not (given.isascii() and given.isdigit() and int(given) <= MAX_BATCH_MS):
                 reason = f"batch_ms must be an integer 0..{MAX_BATCH_MS}"
                 await websocket.close(CLOSE_POLICY, reason)
                 return None
             batch = self._batch_window(int(given))
-        return ClientSession(
-            websocket, settings.client_queue_limit, settings.client_send_timeout_s, batch=batch
+        session = ClientSession(
+            websocket,
+            settings.client_queue_limit,
+            settings.client_send_timeout_s,
+            batch=batch,
+            acks=self.ack_policy,
         )
+        if session.acks is not None:
+            self.heartbeat.add(session)
+        return session
+
+    def _refusal(self, websocket: WebSocket) -> str | None:
+        """Why the handshake is refused (never quoting a credential), or ``None``."""
+        origin = websocket.headers.get("origin")
+        if not origin_allowed(origin, self.settings.cors_origins):
+            return f"origin {str(origin)[:100]!r} is not allowed"
+        if not is_allowed(websocket, self.settings.auth_token):
+            return "missing or invalid token"
+        return None
 
     def _batch_window(self, window_ms: int) -> BatchWindow:
         batch = self.batch_windows.get(window_ms)

@@ -1,0 +1,141 @@
+"""How uvicorn serves the hub: a header timeout, admission of handshakes, frame limits.
+
+uvicorn waits as long as a client likes for a request's headers: one header line every
+few seconds holds a connection (and its memory) forever, and a few hundred such sockets
+hold a node. Every connection here must complete a request's headers within
+``header_timeout_s`` of opening it, or of the previous response on a kept-alive one;
+otherwise it is closed.
+
+A WebSocket upgrade asks the node's :class:`~.admission.Admission` first: a refused one
+is answered with its HTTP status and closed before uvicorn builds anything for it (no
+WebSocket protocol, no compressor, no ASGI call).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, ClassVar
+
+import uvicorn
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from marketcast.api.transport.admission import Admission, RefusalLog, refusal_response
+from marketcast.config import Settings
+
+log = logging.getLogger(__name__)
+
+# Frames larger than this are refused by the WebSocket layer itself, with close 1009,
+# before anything reads them; smaller ones over max_ws_message_bytes get an ``error``.
+MAX_FRAME_FACTOR = 16
+MIN_FRAME_BYTES = 65536
+
+
+class NodeHttpProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with a header timeout and handshake admission."""
+
+    header_timeout_s: ClassVar[float] = 10.0
+    admission: ClassVar[Admission | None] = None
+    refusals: ClassVar[RefusalLog] = RefusalLog()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._header_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm()
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._arm()
+
+    def on_headers_complete(self) -> None:
+        self._disarm()
+        super().on_headers_complete()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        # A kept-alive connection waits for its next request under uvicorn's keep-alive
+        # timeout; its headers get the full header timeout once it begins.
+        self._disarm()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def handle_websocket_upgrade(self) -> None:
+        admission = self.admission
+        if admission is None:
+            super().handle_websocket_upgrade()
+            return
+        address = self.client[0] if self.client else "unknown"
+        now = self.loop.time()
+        refusal = admission.admit(address, now)
+        if refusal is not None:
+            self.refusals.note(refusal, now)
+            self.transport.write(refusal_response(refusal))
+            self.transport.close()
+            return
+        super().handle_websocket_upgrade()
+        # The WebSocket protocol now owns the transport: its end is the connection's end.
+        protocol = self.transport.get_protocol()
+        connection_lost = protocol.connection_lost
+
+        def lost(exc: Exception | None) -> None:
+            admission.closed(address)
+            connection_lost(exc)
+
+        setattr(protocol, "connection_lost", lost)  # noqa: B010 (an instance's method)
+
+    def _arm(self) -> None:
+        self._disarm()
+        self._header_timer = self.loop.call_later(self.header_timeout_s, self._expire)
+
+    def _disarm(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+
+    def _expire(self) -> None:
+        self._header_timer = None
+        if not self.transport.is_closing():
+            log.info(
+                "closed a connection whose request headers took over %gs",
+                self.header_timeout_s,
+                extra={"client": f"{self.client[0]}:{self.client[1]}" if self.client else "?"},
+            )
+            self.transport.close()
+
+
+def http_protocol(header_timeout_s: float, admission: Admission | None) -> type[NodeHttpProtocol]:
+    """The protocol class of one server (uvicorn makes one instance per connection)."""
+    attributes = {
+        "header_timeout_s": header_timeout_s,
+        "admission": admission,
+        "refusals": RefusalLog(),
+    }
+    return type("NodeHttpProtocol", (NodeHttpProtocol,), attributes)
+
+
+def max_frame_bytes(settings: Settings) -> int:
+    return max(MIN_FRAME_BYTES, settings.max_ws_message_bytes * MAX_FRAME_FACTOR)
+
+
+def server_config(app: Any, settings: Settings, **overrides: Any) -> uvicorn.Config:
+    """The uvicorn configuration a node serves with (tests pass ``overrides``).
+
+    ``app.state.admission`` (set by :func:`~marketcast.api.app.create_app`) admits its
+    handshakes.
+    """
+    admission = getattr(getattr(app, "state", None), "admission", None)
+    options: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_config": None,
+        "lifespan": "on",
+        "http": http_protocol(settings.header_timeout_s, admission),
+        "ws": "websockets-sansio",
+        "ws_max_size": max_frame_bytes(settings),
+    }
+    return uvicorn.Config(app, **(options | overrides))
