@@ -8,7 +8,7 @@ UV_VERSION := 0.13.9
 UI_BUILT := src/marketcast/web/static/index.html
 UI_SOURCES := web/package.json web/package-lock.json $(wildcard web/*.mjs web/src/*)
 
-.PHONY: install ui run demo sim test lint fmt lock bench clean
+.PHONY: install ui run demo sim test lint fmt lock bench soak clean
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -53,7 +53,8 @@ fmt: install
 
 test: lint ui
 	@if command -v npm >/dev/null 2>&1; then cd web && npm test --silent; fi
-	$(BIN)/pytest --cov --cov-report=term $(PYTEST_ARGS)
+	# Two workers (this machine kind has two cores); one test file stays on one worker.
+	$(BIN)/pytest -n 2 --dist loadfile --cov --cov-report=term $(PYTEST_ARGS)
 
 bench: install  ## short runs of the benchmark scenarios; JSON + summary.md in bench/results/
 	$(BIN)/python bench/rest.py --seconds 5
@@ -63,6 +64,9 @@ bench: install  ## short runs of the benchmark scenarios; JSON + summary.md in b
 	$(BIN)/python bench/ingest.py --symbols 100 --messages 40000
 	$(BIN)/python bench/memory.py --topics 200
 	$(BIN)/python bench/report.py
+
+soak: install  ## every fault, killed nodes, ~1000 clients; SOAK_MINUTES=60 for the long one
+	$(BIN)/python tests/soak/soak.py --minutes $(or $(SOAK_MINUTES),10) $(ARGS)
 
 lock:  ## re-resolve pinned dependencies into requirements.lock (hashes, no URLs)
 	$(BIN)/uv lock

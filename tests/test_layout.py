@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "src" / "marketcast"
 MAP_HEADING = "## Map of the tree"
 # Test folders with no source folder of their own.
-TEST_ONLY = frozenset({"support", "e2e", "browser"})
+TEST_ONLY = frozenset({"support", "e2e", "browser", "soak"})
 
 
 @dataclass(frozen=True, slots=True)

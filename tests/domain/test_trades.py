@@ -206,3 +206,42 @@ def test_trade_payload_vector() -> None:
 )
 def test_time_of_day_is_utc_hh_mm_ss(time_ms: int, text: str) -> None:
     assert time_of_day(time_ms) == text
+
+
+def test_a_gap_the_window_passes_unfilled_is_a_break() -> None:
+    tape = TradeTape(capacity=5)
+    tape.add(make_trade(i) for i in range(1, 6))
+    tape.add([make_trade(7)])  # 6 is missing, inside the window: fillable, no break yet
+    assert tape.missing_ids() == [(6, 6)]
+    assert tape.breaks == 0
+    tape.add(make_trade(i) for i in range(8, 12))  # the window moved past 6
+    assert tape.missing_ids() == []
+    assert tape.breaks == 1
+
+
+def test_a_jump_past_the_whole_window_is_a_break_at_once() -> None:
+    tape = TradeTape(capacity=5)
+    tape.add(make_trade(i) for i in range(1, 4))
+    tape.add([make_trade(100)])
+    assert tape.breaks == 1
+
+
+def test_a_filled_gap_or_ids_that_never_existed_are_no_break() -> None:
+    tape = TradeTape(capacity=5)
+    tape.add(make_trade(i) for i in range(1, 6))
+    tape.add([make_trade(7)])
+    tape.fill([make_trade(6)])
+    tape.add([make_trade(9)])
+    tape.mark_unfillable(8, 8)
+    tape.add(make_trade(i) for i in range(10, 20))
+    assert tape.breaks == 0
+
+
+def test_a_break_is_counted_once_however_it_is_found() -> None:
+    tape = TradeTape(capacity=5)
+    tape.add(make_trade(i) for i in range(1, 4))
+    tape.add([make_trade(100)])  # found at once, by the jump: 4..95 are out of reach
+    assert tape.missing_ids() == [(96, 99)]
+    tape.fill(make_trade(i) for i in range(96, 100))
+    tape.add(make_trade(i) for i in range(101, 110))  # not again as 1..3 are evicted
+    assert tape.breaks == 1

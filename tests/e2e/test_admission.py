@@ -24,7 +24,9 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
 FLOOD_CLIENTS = Path(__file__).parents[1] / "support" / "flood_clients.py"
 PROCESSES, PER_PROCESS, HOLD_S = 2, 1000, 5.0
-HEADER_TIMEOUT_S = 2.0
+# Slow headers are cut after this; the flood clients must send theirs within it even on a
+# busy machine, so it is not the tightest that would do.
+HEADER_TIMEOUT_S = 5.0
 SLOWLORIS = 100
 # The acceptance bounds: every handshake settled, and /health answered, within these.
 SETTLED_WITHIN_S, HEALTH_WITHIN_S = 10.0, 1.0

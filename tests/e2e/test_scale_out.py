@@ -8,124 +8,51 @@ with exactly the exchange's series: no gap, no duplicate, no wrong closed candle
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import socket
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from marketcast.exchanges.sim import SimConfig, SimExchange
 from support.follow import ChartSeries, Follower, native_by_symbol
+from support.nodes import NodeProcess, leader_of
 from support.redis_server import RedisProcess
 from support.truth import assert_equals_truth
 
 pytestmark = [pytest.mark.e2e, pytest.mark.redis, pytest.mark.timeout(240)]
 
-BIN = Path(sys.executable).parent
 SYMBOLS = ("BTCUSDT", "ETHUSDT")
 START_MS = 1_780_272_000_000
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
-class NodeProcess:
-    def __init__(self, name: str, role: str, sim: SimExchange, redis_url: str) -> None:
-        self.name = name
-        self.port = free_port()
-        self.http = f"http://127.0.0.1:{self.port}"
-        self.ws = f"ws://127.0.0.1:{self.port}"
-        args = [
-            str(BIN / "marketcast"),
-            "serve",
-            "--store=redis",
-            f"--role={role}",
-            f"--redis-url={redis_url}",
-            "--redis-prefix=t:",
-            f"--rest-base={sim.rest_base}",
-            f"--ws-base={sim.ws_base}",
-            f"--symbols={','.join(SYMBOLS)}",
-            "--intervals=1m",
-            "--buffer-size=300",
-            f"--port={self.port}",
-            f"--node-id={name}",
-        ]
-        env = os.environ | {"MARKETCAST_LOG_LEVEL": "WARNING", "MARKETCAST_DATA_TIMEOUT_S": "3"}
-        self.log = Path(os.environ.get("TMPDIR", "/tmp")) / f"marketcast-node-{name}.log"
-        self._log_file = self.log.open("w")
-        self.process = subprocess.Popen(
-            args, env=env, stdout=self._log_file, stderr=subprocess.STDOUT
-        )
-
-    async def health(self) -> dict[str, Any]:
-        async with httpx.AsyncClient(base_url=self.http, timeout=2) as client:
-            body: dict[str, Any] = (await client.get("/health")).json()
-            return body
-
-    async def wait_ready(self, timeout: float = 60) -> None:
-        async with (
-            httpx.AsyncClient(base_url=self.http, timeout=2) as client,
-            asyncio.timeout(timeout),
-        ):
-            while True:
-                try:
-                    if (await client.get("/ready")).status_code == 200:
-                        return
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.2)
-
-    def kill(self) -> None:
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(10)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.kill()
-        self._log_file.close()
+def node(name: str, role: str, sim: SimExchange, redis_url: str) -> NodeProcess:
+    flags = (
+        "--store=redis",
+        f"--role={role}",
+        f"--redis-url={redis_url}",
+        "--redis-prefix=t:",
+        f"--symbols={','.join(SYMBOLS)}",
+        "--intervals=1m",
+        "--buffer-size=300",
+    )
+    env = {"MARKETCAST_DATA_TIMEOUT_S": "3"}
+    return NodeProcess(name, *flags, rest_base=sim.rest_base, ws_base=sim.ws_base, env=env)
 
 
 @asynccontextmanager
 async def cluster(sim: SimExchange, redis_url: str) -> AsyncIterator[dict[str, NodeProcess]]:
     nodes = {
-        "ingest-a": NodeProcess("ingest-a", "ingest", sim, redis_url),
-        "ingest-b": NodeProcess("ingest-b", "ingest", sim, redis_url),
-        "api-c": NodeProcess("api-c", "api", sim, redis_url),
-        "api-d": NodeProcess("api-d", "api", sim, redis_url),
+        "ingest-a": node("ingest-a", "ingest", sim, redis_url),
+        "ingest-b": node("ingest-b", "ingest", sim, redis_url),
+        "api-c": node("api-c", "api", sim, redis_url),
+        "api-d": node("api-d", "api", sim, redis_url),
     }
     try:
         yield nodes
     finally:
-        for node in nodes.values():
-            node.stop()
-
-
-async def leader_of(nodes: dict[str, NodeProcess], timeout: float = 20) -> NodeProcess:
-    async with asyncio.timeout(timeout):
-        while True:
-            for node in nodes.values():
-                if node.process.poll() is None:
-                    try:
-                        if (await node.health())["upstream"]["node"]["leader"]:
-                            return node
-                    except (httpx.TransportError, KeyError):
-                        pass
-            await asyncio.sleep(0.2)
+        for each in nodes.values():
+            each.stop()
 
 
 async def degraded(node: NodeProcess, timeout: float = 10) -> None:

@@ -49,6 +49,11 @@ class TradeTape:
     an id below it would be evicted as soon as the window filled up, so
     :meth:`missing_ids` never asks for it. For the same reason unfillable marks are
     forgotten once the window has passed them, which keeps them bounded.
+
+    A gap the window passes before it was filled (an outage longer than the tape holds, or
+    REST failing while trades kept coming) is a *break*: those trades will never be held,
+    so whoever follows the tape has a hole. :attr:`breaks` counts them, so the owner can
+    tell its followers to start over.
     """
 
     def __init__(self, capacity: int) -> None:
@@ -58,6 +63,8 @@ class TradeTape:
         self._ids: list[int] = []  # ascending
         self._by_id: dict[int, Trade] = {}
         self._unfillable: list[tuple[int, int]] = []  # ascending, disjoint, not adjacent
+        self.breaks = 0
+        self._abandoned_to = -1  # ids up to here are settled as breaks, counted once
 
     def __len__(self) -> int:
         return len(self._ids)
@@ -131,11 +138,25 @@ class TradeTape:
             return False
         if len(self._ids) >= self.capacity and trade.id < self._ids[0]:
             return False  # older than everything kept, and no room
+        newest = self._ids[-1] if self._ids else None
         bisect.insort(self._ids, trade.id)
         self._by_id[trade.id] = trade
+        if newest is not None and trade.id > newest + self.capacity:
+            # The window jumped past the whole gap at once: none of it can be filled.
+            self._abandon(newest + 1, trade.id - self.capacity)
         if len(self._ids) > self.capacity:
-            del self._by_id[self._ids.pop(0)]
+            evicted = self._ids.pop(0)
+            del self._by_id[evicted]
+            self._abandon(evicted + 1, self._ids[0] - 1)
         return True
+
+    def _abandon(self, first: int, last: int) -> None:
+        """Count a break if ids ``first..last``, now below the window, were never held
+        (and are not known never to have existed)."""
+        first = max(first, self._abandoned_to + 1)
+        if first <= last and _without(first, last, self._unfillable):
+            self.breaks += 1
+        self._abandoned_to = max(self._abandoned_to, last)
 
 
 def proven_absent(first: int, last: int, answer: Sequence[int]) -> list[tuple[int, int]]:

@@ -132,10 +132,14 @@ class Tapes(Holds):
         super().__init__()
         self.tape = TradeTape(TAPE)
         self.listeners = Listeners[Sequence[Trade]]()
+        self.breaks = Listeners[int]()
 
     def add(self, ids: range) -> list[Trade]:
         trades = [trade(i) for i in ids]
+        breaks = self.tape.breaks
         added = self.tape.add(trades)
+        if self.tape.breaks > breaks:  # as the hub's tapes: the break first
+            self.breaks.call("BTCUSDT", self.tape.breaks)
         self.listeners.call("BTCUSDT", added)
         return added
 
@@ -144,6 +148,9 @@ class Tapes(Holds):
 
     def watch(self, symbol: str, listener: Callable[[Sequence[Trade]], None]) -> Callable[[], None]:
         return self.listeners.watch(symbol, listener)
+
+    def watch_breaks(self, symbol: str, listener: Callable[[int], None]) -> Callable[[], None]:
+        return self.breaks.watch(symbol, listener)
 
 
 class Liquidations(Holds):
@@ -453,6 +460,32 @@ async def test_trades_since_resumes_after_the_last_held_id_or_resets(
         False,
     )
     assert ([t["id"] for t in reset["trades"]], reset["reset"]) == ([37, 38, 39, 40], True)
+
+
+async def test_a_fill_below_the_snapshot_is_not_sent(node: Node, feeds: Feeds) -> None:
+    feeds.trades.add(range(1, 21))
+    feeds.trades.add(range(25, 31))  # 21..24 missing: REST will fill them
+    async with connect(f"{node.ws}/ws") as ws:
+        await ws.send(sub("trades", limit=3))
+        snapshot = await receive(ws)
+        feeds.trades.add(range(21, 25))  # the fill: older than anything this client holds
+        feeds.trades.add(range(31, 32))
+        updates = await settle(ws)
+    assert [t["id"] for t in snapshot["trades"]] == [28, 29, 30]
+    # Sent, the fill would leave 25..27 missing between it and the snapshot.
+    assert [t["id"] for u in updates for t in u["trades"]] == [31]
+
+
+async def test_trades_lost_for_good_reset_the_subscriber(node: Node, feeds: Feeds) -> None:
+    feeds.trades.add(range(1, 21))
+    async with connect(f"{node.ws}/ws") as ws:
+        await ws.send(sub("trades", limit=3))
+        await receive(ws)
+        feeds.trades.add(range(100, 103))  # 21..99 can never be filled: a hole for good
+        messages = await settle(ws)
+    assert [m["type"] for m in messages] == ["snapshot", "trades"]
+    start_over = messages[0]
+    assert ([t["id"] for t in start_over["trades"]], start_over["reset"]) == ([100, 101, 102], True)
 
 
 # -- liquidations -----------------------------------------------------------------------

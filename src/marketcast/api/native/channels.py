@@ -153,17 +153,41 @@ async def subscribe_trades(
         release()  # nobody else holds this hold's release
         raise
 
+    # The client's tape starts at its snapshot's first id: a gap fill below it would leave
+    # a hole between the filled trades and the snapshot, so it is not sent.
+    floor = trades[0].id if trades else None
+
     def push(new: Sequence[Trade]) -> None:
+        nonlocal floor
         if not new:
             return
+        start = floor = new[0].id if floor is None else floor
+        if new[0].id < start:  # rare: the shared text is for the unfiltered batch
+            new = [trade for trade in new if trade.id >= start]
+            if not new:
+                return
         variant = ("trades", symbol)
         session.send(
             shared_encodings.text(new, variant, lambda: encode_trades_update(symbol, new, meta))
         )
 
+    def start_over(breaks: int) -> None:
+        # The tape lost ids for good: this client's copy has a hole. A fresh snapshot
+        # flagged reset tells it to drop what it holds, as a resume too old would.
+        nonlocal floor
+        newest = list(reversed(feed.recent(symbol, limit)))
+        floor = newest[0].id if newest else None
+        session.send(dumps(trades_snapshot(symbol, newest, meta, True)))
+
     unwatch = feed.watch(symbol, push)
+    unwatch_breaks = feed.watch_breaks(symbol, start_over)
     session.send(dumps(trades_snapshot(symbol, trades, meta, reset)))
-    return _held(session, release, unwatch)
+
+    def stop() -> None:
+        unwatch()
+        unwatch_breaks()
+
+    return _held(session, release, stop)
 
 
 async def read_trades(state: AppState, symbol: str, limit: int, since_id: int | None) -> Json:

@@ -65,6 +65,11 @@ class TradeFeed(Protocol):
         gap fills alike; a fill may deliver ids older than ones already delivered)."""
         ...
 
+    def watch_breaks(self, symbol: str, listener: Callable[[int], None]) -> Unsubscribe:
+        """``listener(breaks)`` when ids were lost for good: the tape has a hole, and
+        whoever follows it must start over from :meth:`recent`."""
+        ...
+
     def status(self) -> dict[str, Any]: ...
 
 

@@ -10,7 +10,10 @@ A :class:`LiveTape` is fed live trades by its owner
    never existed are marked unfillable and not asked for again; while a gap or a catch-up
    is left over after REST failed, a backed-off timer tries again.
 
-Listeners get only trades new to the tape, ascending id per delivery.
+Listeners get only trades new to the tape, ascending id per delivery. When ids pass out
+of the tape's window before they could be filled (an outage longer than the tape holds,
+or REST failing while trades keep coming), the tape has a hole for good: break listeners
+are told, so a follower can start over from the tape rather than hold a hole unawares.
 """
 
 from __future__ import annotations
@@ -65,6 +68,9 @@ class LiveTape:
         # a long REST outage must not grow this without limit.
         self._early: deque[Trade] = deque(maxlen=capacity)
         self._listeners: Listeners[Sequence[Trade]] = Listeners(f"trade tape {symbol}")
+        self._break_listeners: Listeners[int] = Listeners(f"trade tape {symbol} breaks")
+        self.breaks = 0  # told to the break listeners (the tape's own count at load is not)
+        self._breaks_at_load = 0
         self._work = asyncio.Event()
         self._catch_up = False
 
@@ -97,6 +103,10 @@ class LiveTape:
     def watch(self, listener: TradesListener) -> Callable[[], None]:
         return self._listeners.watch(listener)
 
+    def watch_breaks(self, listener: Callable[[int], None]) -> Callable[[], None]:
+        """``listener(breaks)`` whenever ids were lost for good (see the module)."""
+        return self._break_listeners.watch(listener)
+
     def status(self) -> dict[str, Any]:
         newest = self.tape.newest(1)
         gaps = self.tape.missing_ids()
@@ -111,6 +121,7 @@ class LiveTape:
             "gap_fills": self.fills,
             "filled_trades": self.filled,
             "catch_ups": self.catch_ups,
+            "breaks": self.breaks,
             "subscribers": len(self._listeners),
         }
 
@@ -123,6 +134,7 @@ class LiveTape:
         self.tape.add(history)
         self.tape.add(self._early)
         self._early.clear()
+        self._breaks_at_load = self.tape.breaks  # nobody followed the tape before this
         self.loaded.set()
         log.info("trade tape %s loaded (%d trades)", self.symbol, len(self.tape))
         self._work.set()  # the live trades may not join the history: check for gaps
@@ -215,5 +227,12 @@ class LiveTape:
                 return fetched
 
     def _deliver(self, trades: Sequence[Trade]) -> None:
+        # A break first: a follower starts over from the tape (these trades included),
+        # then takes these as repeats, rather than holding them across the hole.
+        breaks = self.tape.breaks - self._breaks_at_load
+        if breaks > self.breaks:
+            self.breaks = breaks
+            log.warning("trade tape %s: trades passed out of reach unfilled", self.symbol)
+            self._break_listeners.tell(breaks)
         if trades:
             self._listeners.tell(trades)

@@ -92,6 +92,9 @@ class TradeTapes(StreamedFeeds[LiveTape]):
     def watch(self, symbol: str, listener: Callable[[Sequence[Trade]], None]) -> Unsubscribe:
         return self._state(symbol).watch(listener)
 
+    def watch_breaks(self, symbol: str, listener: Callable[[int], None]) -> Unsubscribe:
+        return self._state(symbol).watch_breaks(listener)
+
     # -- StreamedFeeds ---------------------------------------------------------------
     def _new_state(self, symbol: str, stream: str) -> LiveTape:
         return LiveTape(symbol, stream, self._capacity, self._backoff)

@@ -1,0 +1,482 @@
+"""The soak: many clients, every fault, killed nodes, and an exact account at the end.
+
+``make soak`` (``SOAK_MINUTES=60`` for the long one) runs three phases against one
+simulated exchange, each a third of the time:
+
+1. **memory**: one node on the memory store;
+2. **redis**: one node on Redis, killed with SIGKILL and restarted once, and Redis
+   killed and restarted once (it keeps nothing on disk: the node rebuilds the store);
+3. **cluster**: two ingest nodes and one API node on Redis; the ingest leader is killed
+   with SIGKILL and the standby takes over; the clients are on the API node.
+
+Throughout, the simulator injects every fault it has, one after another (drops, stalls,
+delays, duplicates, garbage frames, skipped finals, trade and depth gaps, the 24 h
+limit, ``serverShutdown``, REST 429/418/5xx and latency, exchange downtime), and client
+processes (``clients.py``) follow candles, order books and trade tapes, resuming with
+``since`` after every disconnect. At the end of each phase every client's holdings are
+compared with the simulator's ground truth:
+
+- candles: missing, extra, a closed candle that differs from the exchange's final one,
+  a series left stale (its newest candle more than two intervals old), duplicates (one
+  open time twice in a snapshot);
+- trades: ids missing from a client's tape (the exchange's ids are contiguous);
+- order books: a view that differs from the true book at its ``update_id``.
+
+It prints one table and exits with 1 on any loss.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import functools
+import itertools
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+TESTS = Path(__file__).resolve().parents[1]
+if str(TESTS) not in sys.path:  # run as a script: make the test support importable
+    sys.path.insert(0, str(TESTS))
+
+from marketcast.domain.intervals import Interval  # noqa: E402
+from marketcast.exchanges.binance.depth import parse_depth_snapshot  # noqa: E402
+from marketcast.exchanges.sim import SimConfig, SimExchange  # noqa: E402
+from marketcast.exchanges.sim.injection import Faults  # noqa: E402
+from marketcast.exchanges.sim.wire.market import MarketFormatter  # noqa: E402
+from support.nodes import LOOPBACK_LIMITS, NodeProcess, leader_of  # noqa: E402
+from support.redis_server import RedisProcess  # noqa: E402
+
+CLIENTS_SCRIPT = Path(__file__).with_name("clients.py")
+SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT")
+INTERVALS = ("1m", "5m")
+START_MS = 1_780_272_000_000
+SETTLE_S = 6.0
+# 1m candles close every 2 s; trades come at a few hundred a second per symbol (a busy
+# real market's peak), which two shared cores can serve to the soak's clients.
+SPEED = 30.0
+NODE_ENV = LOOPBACK_LIMITS | {"MARKETCAST_DATA_TIMEOUT_S": "3"}
+
+# Every fault kind the simulator has, injected in turn.
+FAULTS: tuple[tuple[str, Callable[[Faults], object]], ...] = (
+    ("drop", lambda f: f.drop_connections()),
+    ("stall", lambda f: f.stall(5.0)),
+    ("delay", lambda f: f.delay(0.5, 3.0)),
+    ("duplicate", lambda f: f.duplicate(5)),
+    ("malformed", lambda f: f.malformed(3)),
+    ("skip_final", lambda f: f.skip_final(3)),
+    ("trade_gap", lambda f: f.trade_gap(5)),
+    ("depth_gap", lambda f: f.depth_gap(1)),
+    ("age_limit", lambda f: f.connection_age_limit()),
+    ("shutdown", lambda f: f.server_shutdown(1.0)),
+    ("rest_429", lambda f: f.rest_errors(429, 3, 1.0)),
+    ("rest_418", lambda f: f.rest_errors(418, 1, 2.0)),
+    ("rest_5xx", lambda f: f.rest_errors(503, 5)),
+    ("rest_latency", lambda f: f.rest_latency(0.3)),
+    ("downtime", lambda f: f.downtime(120_000)),
+)
+
+
+@dataclass
+class Tally:
+    """One phase's account (or the sum of several)."""
+
+    phase: str
+    clients: int = 0
+    messages: int = 0
+    reconnects: int = 0
+    faults: int = 0
+    kills: int = 0
+    missing: int = 0
+    extra: int = 0
+    wrong_closed: int = 0
+    stale: int = 0
+    duplicates: int = 0
+    lost_trades: int = 0
+    book_views: int = 0
+    book_mismatches: int = 0
+    max_rss_mib: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    LOSSES = ("missing", "extra", "wrong_closed", "stale", "duplicates", "lost_trades")
+
+    @property
+    def lost(self) -> int:
+        return sum(int(getattr(self, name)) for name in self.LOSSES) + self.book_mismatches
+
+    def add(self, other: Tally) -> None:
+        for name, value in vars(other).items():
+            if isinstance(value, int) and name != "clients":
+                setattr(self, name, getattr(self, name) + value)
+        self.clients += other.clients
+        self.max_rss_mib = max(self.max_rss_mib, other.max_rss_mib)
+        self.notes += other.notes
+
+
+# -- the account ---------------------------------------------------------------------
+@dataclass(frozen=True)
+class Stopped:
+    """Virtual times of a phase's end: when the clients were told, and once they had."""
+
+    told_ms: int
+    done_ms: int
+
+
+class Truth:
+    """The exchange's candles of each topic over a phase, computed once for all clients."""
+
+    def __init__(self, sim: SimExchange, stopped: Stopped, first_ms: int) -> None:
+        self.sim, self.stopped, self.first_ms = sim, stopped, first_ms
+        self._topics: dict[str, list[Any]] = {}
+
+    def klines(self, key: str, first_s: int, last_s: int) -> list[Any]:
+        if key not in self._topics:
+            symbol, code = key.split(":")
+            # Every candle a client could have received had opened once they had stopped.
+            self._topics[key] = self.sim.truth.klines(
+                symbol, Interval.parse(code), self.first_ms, self.stopped.done_ms,
+                self.stopped.done_ms,
+            )  # fmt: skip
+        candles = self._topics[key]
+        return [c for c in candles if first_s <= c.time <= last_s]
+
+
+def check_candles(
+    tally: Tally, truth_of: Truth, key: str, rows: list[list[Any]], stopped: Stopped
+) -> None:
+    interval = Interval.parse(key.split(":")[1])
+    rows.sort()
+    times = [row[0] for row in rows]
+    truth = truth_of.klines(key, times[0], times[-1])
+    true_times = [candle.time for candle in truth]
+    tally.missing += len(set(true_times) - set(times))
+    tally.extra += len(set(times) - set(true_times))
+    by_time = {row[0]: row for row in rows}
+    for candle in truth[:-1]:
+        row = by_time.get(candle.time)
+        want = [candle.time, candle.open, candle.high, candle.low, candle.close, candle.volume]
+        if row is not None and (row[:6] != want or row[6] is not True):
+            tally.wrong_closed += 1
+            if len(tally.notes) < 10:
+                tally.notes.append(f"{key} {candle.time}: held {row}, exchange {want}")
+    current = interval.floor(stopped.told_ms) // 1000
+    if times[-1] < current - 2 * interval.nominal_ms // 1000:
+        tally.stale += 1
+        if len(tally.notes) < 10:
+            tally.notes.append(f"{key} stale: newest {times[-1]}, exchange at {current}")
+
+
+def check_trades(tally: Tally, segments: list[list[int]]) -> None:
+    for segment in segments:
+        if segment:
+            ids = set(segment)
+            tally.lost_trades += max(ids) - min(ids) + 1 - len(ids)
+
+
+@functools.cache
+def true_top(sim: SimExchange, symbol: str, update_id: int) -> tuple[list[Any], list[Any]]:
+    formatter = MarketFormatter(sim.truth.tape.spec(symbol))
+    book = parse_depth_snapshot(formatter.depth_snapshot(sim.book_at(symbol, update_id), 20))
+
+    def side(levels: Any) -> list[Any]:
+        return [[float(price), float(amount)] for price, amount in levels]
+
+    return side(book.bids), side(book.asks)
+
+
+def check_books(tally: Tally, sim: SimExchange, views: list[dict[str, Any]]) -> None:
+    for view in views:
+        tally.book_views += 1
+        bids, asks = true_top(sim, view["symbol"], view["update_id"])
+        if (view["bids"], view["asks"]) != (bids, asks):
+            tally.book_mismatches += 1
+            if len(tally.notes) < 10:
+                tally.notes.append(f"book {view['symbol']} at {view['update_id']} differs")
+
+
+def account(
+    tally: Tally, sim: SimExchange, results: list[dict[str, Any]], stopped: Stopped
+) -> None:
+    firsts = [min(row[0] for row in rows) for c in results for rows in c["series"].values() if rows]
+    truth = Truth(sim, stopped, min(firsts, default=0) * 1000)
+    for client in results:
+        tally.clients += 1
+        tally.messages += client["messages"]
+        tally.reconnects += client["reconnects"]
+        tally.duplicates += client["duplicates"]
+        for key, rows in client["series"].items():
+            if rows:
+                check_candles(tally, truth, key, rows, stopped)
+        for segments in client["trades"].values():
+            check_trades(tally, segments)
+        check_books(tally, sim, client["books"])
+
+
+# -- the audience ----------------------------------------------------------------------
+def plans(count: int, urls: list[str], seed: int) -> list[dict[str, Any]]:
+    """What each client follows: one or two candle topics, some a book or a tape."""
+    topics = list(itertools.product(SYMBOLS, INTERVALS))
+    made = []
+    for n in range(count):
+        rng = (n * 2654435761 + seed) % 2**32
+        chosen = [topics[rng % len(topics)]]
+        if rng % 3 == 0:
+            chosen.append(topics[(rng // 7) % len(topics)])
+        made.append(
+            {
+                "id": n,
+                # Half of them take batched frames, as a chart of many topics should.
+                "url": urls[n % len(urls)] + ("?batch_ms=50" if n % 2 else ""),
+                "topics": sorted(set(chosen)),
+                "book": SYMBOLS[(rng // 11) % len(SYMBOLS)] if rng % 10 == 0 else None,
+                "trades": SYMBOLS[(rng // 13) % len(SYMBOLS)] if rng % 10 == 1 else None,
+            }
+        )
+    return made
+
+
+@contextlib.asynccontextmanager
+async def audience(count: int, urls: list[str], processes: int) -> AsyncIterator[Path]:
+    """Client processes following the nodes at ``urls``; yields the folder of results."""
+    folder = Path(tempfile.mkdtemp(prefix="marketcast-soak-"))
+    stop = folder / "stop"
+    everyone = plans(count, urls, seed=len(urls))
+    runs = []
+    for n in range(processes):
+        share = everyone[n::processes]
+        (folder / f"plan-{n}.json").write_bytes(orjson.dumps(share))
+        runs.append(
+            await asyncio.create_subprocess_exec(
+                sys.executable,
+                str(CLIENTS_SCRIPT),
+                str(folder / f"plan-{n}.json"),
+                str(folder / f"results-{n}.json"),
+                str(stop),
+            )
+        )
+    try:
+        yield folder
+    finally:
+        stop.touch()
+        for run in runs:
+            try:
+                async with asyncio.timeout(120):
+                    await run.wait()
+            except TimeoutError:
+                run.kill()
+
+
+def results_in(folder: Path) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    for path in sorted(folder.glob("results-*.json")):
+        found += orjson.loads(path.read_bytes())
+    return found
+
+
+# -- the nodes ---------------------------------------------------------------------------
+def node(name: str, sim: SimExchange, *flags: str) -> NodeProcess:
+    common = (
+        f"--symbols={','.join(SYMBOLS)}",
+        f"--intervals={','.join(INTERVALS)}",
+        "--buffer-size=1000",
+    )
+    return NodeProcess(
+        name, *common, *flags, rest_base=sim.rest_base, ws_base=sim.ws_base, env=NODE_ENV
+    )
+
+
+def rss_bytes(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(ln for ln in status.splitlines() if ln.startswith("VmRSS")).split()[1]) * 1024
+
+
+class Watch:
+    """Samples the nodes' resident memory once a second."""
+
+    def __init__(self) -> None:
+        self.nodes: list[NodeProcess] = []
+        self.max_rss = 0
+
+    async def run(self) -> None:
+        while True:
+            for each in self.nodes:
+                if each.running:
+                    with contextlib.suppress(OSError, StopIteration):
+                        self.max_rss = max(self.max_rss, rss_bytes(each.process.pid))
+            await asyncio.sleep(1.0)
+
+
+async def inject_faults(sim: SimExchange, every_s: float, tally: Tally) -> None:
+    for name, fault in itertools.cycle(FAULTS):
+        await asyncio.sleep(every_s)
+        fault(sim.faults)
+        tally.faults += 1
+        if name == "rest_latency":
+            await asyncio.sleep(every_s / 2)
+            sim.faults.rest_latency(0)
+
+
+async def phase(
+    name: str,
+    sim: SimExchange,
+    *,
+    nodes: dict[str, NodeProcess],
+    serve: list[str],
+    seconds: float,
+    clients: int,
+    kills: list[tuple[float, Callable[[], Any]]],
+) -> Tally:
+    """Run ``clients`` against the ``serve`` nodes for ``seconds`` with faults and
+    ``kills`` (at fractions of the phase), then settle and account."""
+    tally = Tally(name)
+    watch = Watch()
+    watch.nodes = list(nodes.values())
+    watcher = asyncio.create_task(watch.run())
+    try:
+        for each in nodes.values():
+            await each.wait_ready()
+        urls = [nodes[n].ws + "/ws" for n in serve]
+        async with audience(clients, urls, processes=max(1, min(4, clients // 100))) as folder:
+            started = time.monotonic()
+            faults = asyncio.create_task(inject_faults(sim, max(3.0, seconds / 12), tally))
+            for at, kill in kills:
+                await asyncio.sleep(max(0.0, started + at * seconds - time.monotonic()))
+                await kill()
+                tally.kills += 1
+            await asyncio.sleep(max(0.0, started + seconds - time.monotonic()))
+            faults.cancel()
+            sim.faults.clear_rest_errors()
+            sim.faults.rest_latency(0)
+            for each in nodes.values():
+                if each.running:
+                    await each.wait_ready()
+            await asyncio.sleep(SETTLE_S)  # what is on its way arrives
+            told_ms = sim.clock.now_ms()
+        stopped = Stopped(told_ms, sim.clock.now_ms())
+    finally:
+        watcher.cancel()
+        for each in nodes.values():
+            each.stop()
+    # The account is CPU work on this process's loop, which serves the simulator: it runs
+    # with no node left to starve.
+    account(tally, sim, results_in(folder), stopped)
+    tally.max_rss_mib = watch.max_rss / 2**20
+    return tally
+
+
+async def soak(minutes: float, clients: int, seed: int = 7) -> list[Tally]:
+    seconds = minutes * 60 / 3
+    config = SimConfig(
+        seed=seed, symbols=SYMBOLS, start_ms=START_MS, speed=SPEED, push_interval_s=0.5
+    )
+    tallies = []
+    async with SimExchange(config) as sim, RedisProcess() as redis:
+        memory = {"memory": node("soak-memory", sim)}
+        tallies.append(
+            await phase(
+                "memory", sim, nodes=memory, serve=["memory"], seconds=seconds,
+                clients=clients, kills=[],
+            )
+        )  # fmt: skip
+
+        single = {"redis": node("soak-redis", sim, "--store=redis", f"--redis-url={redis.url}",
+                                "--redis-prefix=soak1:")}  # fmt: skip
+
+        async def kill_node() -> None:
+            single["redis"].kill()
+            single["redis"].restart()
+
+        async def kill_redis() -> None:
+            await redis.kill()
+            await asyncio.sleep(3.0)
+            await redis.start()
+
+        kills = [(1 / 3, kill_node), (2 / 3, kill_redis)]
+        tallies.append(
+            await phase(
+                "redis", sim, nodes=single, serve=["redis"], seconds=seconds,
+                clients=clients, kills=kills,
+            )
+        )  # fmt: skip
+
+        redis_flags = ("--store=redis", f"--redis-url={redis.url}", "--redis-prefix=soak2:")
+        cluster = {
+            "ingest-a": node("soak-ingest-a", sim, *redis_flags, "--role=ingest"),
+            "ingest-b": node("soak-ingest-b", sim, *redis_flags, "--role=ingest"),
+            "api": node("soak-api", sim, *redis_flags, "--role=api"),
+        }
+
+        async def kill_leader() -> None:
+            ingest = {k: v for k, v in cluster.items() if k.startswith("ingest")}
+            (await leader_of(ingest)).kill()
+
+        tallies.append(
+            await phase(
+                "cluster", sim, nodes=cluster, serve=["api"], seconds=seconds,
+                clients=clients, kills=[(1 / 2, kill_leader)],
+            )
+        )  # fmt: skip
+    return tallies
+
+
+COLUMNS = [
+    "clients",
+    "messages",
+    "reconnects",
+    "faults",
+    "kills",
+    "missing",
+    "extra",
+    "wrong_closed",
+    "stale",
+    "duplicates",
+    "lost_trades",
+    "book_views",
+    "book_mismatches",
+    "max_rss_mib",
+]
+
+
+def table(tallies: list[Tally]) -> str:
+    total = Tally("total")
+    for tally in tallies:
+        total.add(tally)
+    rows = [["phase", *COLUMNS]]
+    for tally in [*tallies, total]:
+        values = [getattr(tally, column) for column in COLUMNS]
+        rows.append(
+            [tally.phase, *(f"{v:.0f}" if isinstance(v, float) else str(v) for v in values)]
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = [
+        " | ".join(cell.rjust(width) for cell, width in zip(row, widths, strict=True))
+        for row in rows
+    ]
+    lines.insert(1, "-+-".join("-" * width for width in widths))
+    notes = [f"  {note}" for tally in tallies for note in tally.notes]
+    return "\n".join(lines + (["notes:", *notes] if notes else []))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--minutes", type=float, default=10.0)
+    parser.add_argument("--clients", type=int, default=1000)
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    began = time.monotonic()
+    tallies = asyncio.run(soak(args.minutes, args.clients, args.seed))
+    print(table(tallies))
+    lost = sum(tally.lost for tally in tallies)
+    print(f"{'LOSS' if lost else 'no loss'}: {lost}; took {time.monotonic() - began:.0f} s")
+    return 1 if lost else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
