@@ -5,7 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import ctypes
+import ctypes.util
 import logging
+import os
+import signal
 import socket
 import sys
 from collections.abc import Sequence
@@ -18,6 +22,8 @@ import uvloop
 from marketcast import runtime
 from marketcast.config import Settings
 from marketcast.logs import configure
+
+PR_SET_PDEATHSIG = 1  # prctl(2): the signal a child gets when its parent dies
 
 log = logging.getLogger("marketcast")
 
@@ -66,6 +72,7 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--seed", type=int, default=7, help="tape seed (deterministic)")
         p.add_argument("--speed", type=float, default=1.0, help="virtual clock speed factor")
         p.add_argument("--faults", default="", help="fault schedule, see README")
+    sim.add_argument("--exit-with-parent", action="store_true", help=argparse.SUPPRESS)
     return parser
 
 
@@ -108,7 +115,7 @@ async def _demo(args: argparse.Namespace) -> None:
     if args.faults:
         sim_flags += ["--faults", args.faults]
     sim = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "marketcast.cli", "sim", *sim_flags
+        sys.executable, "-m", "marketcast.cli", "sim", *sim_flags, "--exit-with-parent"
     )
     try:
         await _wait_for_sim(origin, sim)
@@ -121,6 +128,20 @@ async def _demo(args: argparse.Namespace) -> None:
         await _serve(settings, simulated=True)
     finally:
         await _stop(sim)
+
+
+def _exit_with_parent() -> None:
+    """End this process (the demo's simulator) when its parent ends, however it ends.
+
+    uvicorn re-raises SIGTERM once it has shut down, and a killed demo runs no cleanup:
+    without this the simulator would live on, orphaned, holding its port.
+    """
+    parent = os.getppid()
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent:  # it ended before the line above took effect
+        raise SystemExit(0)
 
 
 def _free_port() -> int:
@@ -155,6 +176,8 @@ async def _stop(process: asyncio.subprocess.Process) -> None:
 async def _sim(args: argparse.Namespace) -> None:
     from marketcast.exchanges.sim import serve_sim
 
+    if args.exit_with_parent:
+        _exit_with_parent()
     await serve_sim(_sim_config(args), host="127.0.0.1", port=args.sim_port)
 
 

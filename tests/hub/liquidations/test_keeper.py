@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from decimal import Decimal
@@ -356,7 +357,7 @@ async def test_a_repeated_push_is_announced_and_counted_once() -> None:
 
 @pytest.mark.redis
 async def test_a_store_outage_loses_no_liquidation_once_the_store_is_back(
-    redis_process: RedisProcess,
+    redis_process: RedisProcess, caplog: pytest.LogCaptureFixture
 ) -> None:
     store = RedisLiquidationStore(redis_process.url, timeout_s=1.0)
     async with store, SimExchange(sim_config()) as sim, keeper_on(sim, store) as (keeper, _):
@@ -378,6 +379,10 @@ async def test_a_store_outage_loses_no_liquidation_once_the_store_is_back(
     assert set(stored) >= set(live)
     assert status["store_failures"] == 0
     assert status["persist_dropped"] == 0
+    # An outage, not a bug: logged once when it began and once when it ended.
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+    outage = [r.getMessage() for r in caplog.records if "redis at" in r.getMessage()]
+    assert len(outage) == 2, outage
 
 
 # -- failures and slowness of the store and the history service -----------------------

@@ -37,6 +37,7 @@ def health(state: AppState) -> dict[str, Any]:
         "store": state.settings.store,
         "topics": len(hub.topics),
         "connections": state.admission.open if state.admission else None,
+        "slow_consumers_closed": state.sockets.slow_closes,
         "upstream": upstream,
         "reasons": reasons,
     }

@@ -53,10 +53,13 @@ class ClientSession:
         websocket: WebSocket,
         queue_limit: int,
         send_deadline_s: float = DEFAULT_SEND_DEADLINE_S,
+        *,
         batch: BatchWindow | None = None,
         acks: AckPolicy | None = None,
+        on_slow: Callable[[], None] = lambda: None,
     ) -> None:
         self.websocket = websocket
+        self._on_slow = on_slow
         self.send_deadline_s = send_deadline_s
         # ``None``: one message per frame. Otherwise every frame is a JSON array of what
         # was queued since the last one, sent when the batch window closes: a frame, a
@@ -158,6 +161,7 @@ class ClientSession:
         if self.acks is not None:
             counts |= {"sent_bytes": self.acks.sent, "unacked_bytes": self.acks.unacked}
         log.warning("slow consumer closed (4008): %s", reason, extra=counts)
+        self._on_slow()
         self.shutdown(SLOW_CONSUMER)
 
     def _send_now(self, text: str) -> None:

@@ -77,6 +77,7 @@ class Sockets:
         # One per ?batch_ms= value in use (at most 1001): a shared timer per window length.
         self.batch_windows: dict[int, BatchWindow] = {}
         self.heartbeat = Heartbeat()
+        self.slow_closes = 0  # clients closed with 4008, for /health
         self.ack_policy = AckPolicy(
             max_age_s=settings.client_send_timeout_s,
             max_unacked_bytes=settings.client_max_unacked_bytes,
@@ -111,10 +112,14 @@ class Sockets:
             settings.client_send_timeout_s,
             batch=batch,
             acks=self.ack_policy,
+            on_slow=self._count_slow,
         )
         if session.acks is not None:
             self.heartbeat.add(session)
         return session
+
+    def _count_slow(self) -> None:
+        self.slow_closes += 1
 
     def _refusal(self, websocket: WebSocket) -> str | None:
         """Why the handshake is refused (never quoting a credential), or ``None``."""
