@@ -14,10 +14,14 @@ export function backoffDelay(attempt) {
   return Math.min(BACKOFF_CAP_MS, BACKOFF_START_MS * 2 ** Math.min(attempt, 16));
 }
 
-/** ws:// or wss:// to /ws on the page's own origin. */
+// Frames batch what the hub queued in this many ms: one frame (and one parse) where a
+// busy tape took hundreds a second. The panels repaint no faster than this anyway.
+export const BATCH_MS = 50;
+
+/** ws:// or wss:// to /ws on the page's own origin, with batched frames. */
 export function socketUrl(location) {
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-  return `${scheme}//${location.host}/ws`;
+  return `${scheme}//${location.host}/ws?batch_ms=${BATCH_MS}`;
 }
 
 export class HubSocket {
@@ -66,13 +70,16 @@ export class HubSocket {
     ws.onmessage = (event) => {
       if (this.ws !== ws) return;
       this.lastMessageAt = Date.now();
-      let message;
+      let frame;
       try {
-        message = JSON.parse(event.data);
+        frame = JSON.parse(event.data);
       } catch {
         return; // the hub only sends JSON; a broken frame is not worth the connection
       }
-      this.handlers.onMessage(message);
+      // A batched frame is an array of messages, in the order the hub queued them.
+      for (const message of Array.isArray(frame) ? frame : [frame]) {
+        this.handlers.onMessage(message);
+      }
     };
     ws.onclose = (event) => {
       if (this.ws !== ws) return;

@@ -60,8 +60,8 @@ test("backoff starts at 250 ms and is capped at 5 s", () => {
 });
 
 test("socket URL follows the page's scheme", () => {
-  assert.equal(socketUrl({ protocol: "https:", host: "a.b" }), "wss://a.b/ws");
-  assert.equal(socketUrl({ protocol: "http:", host: "h:1" }), "ws://h:1/ws");
+  assert.equal(socketUrl({ protocol: "https:", host: "a.b" }), "wss://a.b/ws?batch_ms=50");
+  assert.equal(socketUrl({ protocol: "http:", host: "h:1" }), "ws://h:1/ws?batch_ms=50");
 });
 
 test("rounding options print without exponents; intervals sort by duration", () => {
