@@ -46,6 +46,7 @@ _SERVE_FLAGS: tuple[tuple[str, str, type, str], ...] = (
     ("--log-level", "log_level", str, "DEBUG, INFO, WARNING"),
     ("--auth-token", "auth_token", str, "require this bearer token"),
     ("--cors-origins", "cors_origins", str, "comma-separated allowed origins (default *)"),
+    ("--feeds", "feeds", str, "books,trades,liquidations (default all; empty: candles only)"),
 )
 
 

@@ -33,6 +33,8 @@ DEFAULT_SYMBOLS = (
     "DOTUSDT",
 )
 DEFAULT_INTERVALS = ("1m", "5m", "15m", "1h", "4h", "1d")
+FEEDS = ("books", "trades", "liquidations")
+"""The per-symbol feeds a node can run beside candles (``MARKETCAST_FEEDS``, default all)."""
 
 StrList = Annotated[tuple[str, ...], NoDecode]
 
@@ -93,6 +95,7 @@ class Settings(BaseSettings):
     max_orderbook_limit: int = Field(
         50, ge=5, le=1000, validation_alias=_aliases("max_orderbook_limit", "MAX_ORDERBOOK_LIMIT")
     )
+    feeds: StrList = Field(FEEDS, validation_alias=_aliases("feeds"))
     book_push_hz: float = Field(10.0, gt=0, le=100, validation_alias=_aliases("book_push_hz"))
     trade_history: int = Field(1000, ge=10, le=10_000, validation_alias=_aliases("trade_history"))
     liquidation_history: int = Field(
@@ -146,7 +149,15 @@ class Settings(BaseSettings):
             return tuple(dict.fromkeys(normalize_symbol(str(p)) for p in parts))
         return parts
 
-    @field_validator("intervals", "cors_origins", mode="before")
+    @field_validator("feeds")
+    @classmethod
+    def _known_feeds(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [feed for feed in value if feed not in FEEDS]
+        if unknown:
+            raise ValueError(f"unknown feeds {unknown}; choose from {', '.join(FEEDS)}")
+        return value
+
+    @field_validator("intervals", "cors_origins", "feeds", mode="before")
     @classmethod
     def _parse_list(cls, value: Any) -> Any:
         return _split(value)

@@ -43,21 +43,27 @@ OnExit = Callable[[str, Callable[[], Awaitable[None]]], None]
 
 @dataclass(frozen=True, slots=True)
 class Feeds:
-    books: BookKeeper
-    trades: TradeTapes
-    liquidations: LiquidationKeeper
+    """The feeds a node runs (``MARKETCAST_FEEDS``); ``None`` for one it does not."""
+
+    books: BookKeeper | None
+    trades: TradeTapes | None
+    liquidations: LiquidationKeeper | None
     streams: tuple[KlineStream, ...]
     """The feeds' exchange connections (each also closed on its own exit step)."""
 
+    @property
+    def running(self) -> tuple[BookKeeper | TradeTapes | LiquidationKeeper, ...]:
+        return tuple(f for f in (self.books, self.trades, self.liquidations) if f is not None)
+
     async def aclose(self) -> None:
-        """Stop the three feeds at once: none depends on another."""
-        await close_together(self.books.aclose(), self.trades.aclose(), self.liquidations.aclose())
+        """Stop the feeds at once: none depends on another."""
+        await close_together(*(feed.aclose() for feed in self.running))
 
     def status(self) -> dict[str, Any]:
         return {
-            "books": self.books.status(),
-            "trades": self.trades.status(),
-            "liquidations": self.liquidations.status(),
+            "books": self.books.status() if self.books else "off",
+            "trades": self.trades.status() if self.trades else "off",
+            "liquidations": self.liquidations.status() if self.liquidations else "off",
         }
 
 
@@ -77,7 +83,8 @@ async def open_feeds(
     symbols: SymbolService,
     on_exit: OnExit,
 ) -> Feeds:
-    """Start the three feeds; ``on_exit`` registers each close, in opening order."""
+    """Start the feeds ``settings.feeds`` names; ``on_exit`` registers each close, in
+    opening order."""
     s = settings
     _, ws_base = primary_bases(s, market)
     limits = FeedLimits(max_on_demand=s.max_on_demand_topics, idle_s=s.on_demand_idle_s)
@@ -91,40 +98,71 @@ async def open_feeds(
         streams.append(client)
         return client
 
-    books = BookKeeper(
-        rest=rest,
-        stream=stream(
-            market,
-            stream_base(ws_base, market, "depth"),
-            _BOOK_TRADE_DATA_TIMEOUT_S,
-            "book stream",
-        ),
-        rule=market.book_rule,
-        symbols=symbols,
-        always=always,
-        push_hz=s.book_push_hz,
-        limits=limits,
+    books = (
+        None
+        if "books" not in s.feeds
+        else BookKeeper(
+            rest=rest,
+            stream=stream(
+                market,
+                stream_base(ws_base, market, "depth"),
+                _BOOK_TRADE_DATA_TIMEOUT_S,
+                "book stream",
+            ),
+            rule=market.book_rule,
+            symbols=symbols,
+            always=always,
+            push_hz=s.book_push_hz,
+            limits=limits,
+        )
     )
-    trades = TradeTapes(
-        rest=rest,
-        stream=stream(
-            market,
-            stream_base(ws_base, market, "aggTrade"),
-            _BOOK_TRADE_DATA_TIMEOUT_S,
-            "trade stream",
-        ),
-        symbols=symbols,
-        always=always,
-        capacity=s.trade_history,
-        limits=limits,
+    trades = (
+        None
+        if "trades" not in s.feeds
+        else TradeTapes(
+            rest=rest,
+            stream=stream(
+                market,
+                stream_base(ws_base, market, "aggTrade"),
+                _BOOK_TRADE_DATA_TIMEOUT_S,
+                "trade stream",
+            ),
+            symbols=symbols,
+            always=always,
+            capacity=s.trade_history,
+            limits=limits,
+        )
     )
+    liquidations = None
+    if "liquidations" in s.feeds:
+        liquidations = _liquidations(
+            s, stream, always=always, limits=limits, futures_rest=futures_rest, on_exit=on_exit
+        )
+    feeds = Feeds(books, trades, liquidations, tuple(streams))
+    # Registered before starting: a start that fails half-way still stops its tasks
+    # (closing a feed that never started is a no-op).
+    on_exit("feeds", feeds.aclose)
+    for feed in feeds.running:
+        await feed.__aenter__()
+    return feeds
+
+
+def _liquidations(
+    s: Settings,
+    stream: Callable[[MarketSpec, str, float, str], KlineStream],
+    *,
+    always: tuple[str, ...],
+    limits: FeedLimits,
+    futures_rest: BinanceRest,
+    on_exit: OnExit,
+) -> LiquidationKeeper:
     history = None
     if s.liquidation_api_base_url:
         history = LiquidationHistoryClient(s.liquidation_api_base_url)
         on_exit("liquidation history client", history.aclose)
     store = _liquidation_store(s)
     on_exit("liquidation store", store.aclose)
-    liquidations = LiquidationKeeper(
+    return LiquidationKeeper(
         catalog=futures_rest,
         stream=stream(
             USDM,
@@ -137,13 +175,6 @@ async def open_feeds(
         always=always,
         limits=limits,
     )
-    feeds = Feeds(books, trades, liquidations, tuple(streams))
-    # Registered before starting: a start that fails half-way still stops its tasks
-    # (closing a feed that never started is a no-op).
-    on_exit("feeds", feeds.aclose)
-    for feed in (books, trades, liquidations):
-        await feed.__aenter__()
-    return feeds
 
 
 def _liquidation_store(settings: Settings) -> LiquidationStore:

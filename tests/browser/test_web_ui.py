@@ -29,8 +29,9 @@ pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.timeout(300)
 
 SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT")
 INTERVALS = ("1m", "5m")
-# 60x: a 1m candle closes every second, so "live" is visible within a test.
-SIM = SimConfig(seed=11, symbols=SYMBOLS, start_ms=1_780_272_000_000, speed=60.0)
+# 30x: a 1m candle closes every 2 s, so "live" is visible within a test (faster would
+# only multiply the trades the page and the hub must handle: 30 virtual s a second).
+SIM = SimConfig(seed=11, symbols=SYMBOLS, start_ms=1_780_272_000_000, speed=30.0)
 # A bound, not a wait: every wait is on a condition, and a busy machine may take long.
 WAIT_MS = 90_000
 

@@ -122,7 +122,7 @@ async def test_the_hub_serves_the_truth_through_direct_frames(
     compression: Literal["deflate"] | None,
 ) -> None:
     sim = SimConfig(seed=3, symbols=("BTCUSDT",), speed=60.0, push_interval_s=0.2)
-    async with running_hub(sim, symbols=("BTCUSDT",), intervals=("1m",)) as hub:
+    async with running_hub(sim, symbols=("BTCUSDT",), intervals=("1m",), feeds=()) as hub:
         await wait_ready(hub.http)
         series = ChartSeries()
         follower = Follower(series, native_candles(series))

@@ -83,7 +83,11 @@ def assert_never_reopened(received: list[dict[str, Any]], extract: Any) -> None:
 
 async def test_smarttrade_client_survives_every_upstream_fault() -> None:
     async with running_hub(
-        sim_config(), symbols=("BTCUSDT", "ETHUSDT"), intervals=("1m",), data_timeout_s=2.0
+        sim_config(),
+        symbols=("BTCUSDT", "ETHUSDT"),
+        intervals=("1m",),
+        data_timeout_s=2.0,
+        feeds=(),  # candles only: no books, tapes or liquidations to run
     ) as hub:
         await wait_ready(hub.http)
         series = await load_rest(hub.http, SYMBOL, "1m", limit=300)
@@ -128,7 +132,7 @@ async def test_smarttrade_client_survives_every_upstream_fault() -> None:
 
 
 async def test_native_client_resumes_with_since_after_missing_several_candles() -> None:
-    async with running_hub(sim_config(), symbols=("BTCUSDT",), intervals=("1m",)) as hub:
+    async with running_hub(sim_config(), symbols=("BTCUSDT",), intervals=("1m",), feeds=()) as hub:
         await wait_ready(hub.http)
         series = ChartSeries()
         url = f"{hub.ws}/ws"

@@ -38,7 +38,11 @@ async def test_demo_scale_bootstrap_equals_ground_truth() -> None:
     config = SimConfig(seed=7, start_ms=START_MS, start_paused=True)
     started = time.monotonic()
     async with running_hub(
-        config, symbols=DEFAULT_SYMBOLS, intervals=DEFAULT_INTERVALS, buffer_size=1000
+        config,
+        symbols=DEFAULT_SYMBOLS,
+        intervals=DEFAULT_INTERVALS,
+        buffer_size=1000,
+        feeds=(),  # candles only: no books, tapes or liquidations to run
     ) as hub:
         await wait_ready(hub.http, timeout=60)
         elapsed = time.monotonic() - started
@@ -59,7 +63,9 @@ async def test_demo_scale_bootstrap_equals_ground_truth() -> None:
 async def test_calendar_and_multi_day_intervals_follow_the_exchange() -> None:
     config = SimConfig(seed=3, start_ms=START_MS, start_paused=True)
     codes = ("3d", "1w", "1M")
-    async with running_hub(config, symbols=("BTCUSDT",), intervals=codes, buffer_size=40) as hub:
+    async with running_hub(
+        config, symbols=("BTCUSDT",), intervals=codes, buffer_size=40, feeds=()
+    ) as hub:
         await wait_ready(hub.http)
         async with httpx.AsyncClient(base_url=hub.http) as client:
             for code in codes:
@@ -84,6 +90,7 @@ async def test_on_demand_symbols_start_are_capped_and_released_when_idle() -> No
         buffer_size=100,
         max_on_demand_topics=1,
         on_demand_idle_s=1.0,
+        feeds=(),  # candles only: no books, tapes or liquidations to run
     ) as hub:
         await wait_ready(hub.http)
         async with httpx.AsyncClient(base_url=hub.http) as client:

@@ -46,6 +46,7 @@ async def test_restart_on_existing_redis_fills_only_the_missing_range(redis_url:
             symbols=("BTCUSDT", "ETHUSDT"),
             intervals=("1m", "5m"),
             buffer_size=2500,  # three REST pages per topic for a full bootstrap
+            feeds=(),  # candles only: no books, tapes or liquidations to run
         )
         async with serve_app(create_app(settings, simulated=True)) as http:
             await wait_ready(http)
@@ -83,7 +84,12 @@ async def test_a_restarted_hub_serves_stored_candles_before_exchange_info_loads(
     config = SimConfig(seed=6, start_ms=1_780_272_000_000, speed=60.0, push_interval_s=0.2)
     async with SimExchange(config) as sim:
         settings = hub_settings(
-            sim, store="redis", redis_url=redis_url, symbols=("BTCUSDT",), intervals=("1m",)
+            sim,
+            store="redis",
+            redis_url=redis_url,
+            symbols=("BTCUSDT",),
+            intervals=("1m",),
+            feeds=(),
         )
         async with serve_app(create_app(settings, simulated=True)) as http:
             await wait_ready(http)

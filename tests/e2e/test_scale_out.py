@@ -35,6 +35,7 @@ def node(name: str, role: str, sim: SimExchange, redis_url: str) -> NodeProcess:
         f"--symbols={','.join(SYMBOLS)}",
         "--intervals=1m",
         "--buffer-size=300",
+        "--feeds=",  # candles only: no books, tapes or liquidations to run
     )
     env = {"MARKETCAST_DATA_TIMEOUT_S": "3"}
     return NodeProcess(name, *flags, rest_base=sim.rest_base, ws_base=sim.ws_base, env=env)

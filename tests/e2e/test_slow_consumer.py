@@ -49,6 +49,7 @@ async def test_slow_consumer_is_closed_others_keep_flowing_and_it_heals() -> Non
         # A fixed kernel send buffer: autotuning would otherwise let megabytes pile up
         # for the stalled peer before the hub's own queue sees any back-pressure.
         send_buffer=32_768,
+        feeds=(),  # candles only: six symbols' tapes at 120x would only load the machine
     ) as hub:
         await wait_ready(hub.http)
         fast = []

@@ -94,6 +94,10 @@ def hub_settings(sim: SimExchange, **overrides: Any) -> Settings:
         "intervals": ("1m",),
         "buffer_size": 300,
         "data_timeout_s": 3.0,
+        # These hubs share one event loop with the test and the simulator: on a busy
+        # machine a request can wait for that loop longer than a node's 10 s header
+        # timeout (tests/e2e/test_admission.py tests the timeout on a node of its own).
+        "header_timeout_s": 60.0,
     }
     return Settings(**(base | overrides))
 

@@ -44,7 +44,11 @@ LIVE = SimConfig(
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def paused() -> AsyncIterator[Running]:
     async with running_hub(
-        PAUSED, symbols=("BTCUSDT", "ETHUSDT"), intervals=("1m", "4h"), buffer_size=BUFFER
+        PAUSED,
+        symbols=("BTCUSDT", "ETHUSDT"),
+        intervals=("1m", "4h"),
+        buffer_size=BUFFER,
+        feeds=(),  # candles only: no books, tapes or liquidations to run
     ) as running:
         await wait_ready(running.http)
         yield running
@@ -53,7 +57,9 @@ async def paused() -> AsyncIterator[Running]:
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def live() -> AsyncIterator[Running]:
     symbols = ("BTCUSDT", "ETHUSDT")
-    async with running_hub(LIVE, symbols=symbols, intervals=("1m",), buffer_size=BUFFER) as running:
+    async with running_hub(
+        LIVE, symbols=symbols, intervals=("1m",), buffer_size=BUFFER, feeds=()
+    ) as running:
         await wait_ready(running.http)
         yield running
 

@@ -47,7 +47,11 @@ LIVE_KEYS = {"type", "symbol"} | WS_CANDLE_KEYS
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def hub() -> AsyncIterator[Running]:
     async with running_hub(
-        SIM, symbols=SYMBOLS, intervals=INTERVALS, buffer_size=BUFFER
+        SIM,
+        symbols=SYMBOLS,
+        intervals=INTERVALS,
+        buffer_size=BUFFER,
+        feeds=(),  # candles only: no books, tapes or liquidations to run
     ) as running:
         await wait_ready(running.http)
         yield running
@@ -376,7 +380,12 @@ async def test_ws_candles_bad_messages_get_an_error_and_the_socket_stays_usable(
 
 async def test_ws_candles_subscriptions_per_connection_are_capped() -> None:
     async with running_hub(
-        SIM, symbols=SYMBOLS, intervals=("1m",), buffer_size=100, max_subscriptions_per_connection=2
+        SIM,
+        symbols=SYMBOLS,
+        intervals=("1m",),
+        buffer_size=100,
+        max_subscriptions_per_connection=2,
+        feeds=(),  # candles only: no books, tapes or liquidations to run
     ) as capped:
         await wait_ready(capped.http)
         async with connect(f"{capped.ws}/ws/candles") as ws:
@@ -465,7 +474,9 @@ async def test_ws_symbol_unknown_symbol_errors_then_closes_4000(hub: Running) ->
 
 
 async def test_ws_symbol_historical_is_capped_at_720_candles() -> None:
-    async with running_hub(SIM, symbols=("BTCUSDT",), intervals=("1m",), buffer_size=800) as big:
+    async with running_hub(
+        SIM, symbols=("BTCUSDT",), intervals=("1m",), buffer_size=800, feeds=()
+    ) as big:
         await wait_ready(big.http)
         async with connect(f"{big.ws}/ws/BTCUSDT", max_size=2**24) as ws:
             first = await receive(ws)

@@ -35,7 +35,7 @@ SLOW_CONSUMER_REASON = "slow consumer: resume with since"
 _BATCH = 256
 # A slow consumer that starts reading again within this still gets its 4008 close (and
 # the reason: resume with since); after it the socket is dropped.
-_CLOSE_DEADLINE_S = 10.0
+_CLOSE_DEADLINE_S = 30.0
 # Sockets whose every update replaces the queued one (order books, trade windows) never
 # overflow the queue, so a client that stopped reading is found by time instead.
 DEFAULT_SEND_DEADLINE_S = 15.0
