@@ -50,7 +50,8 @@ def source_folders() -> set[str]:
     return {
         path.relative_to(PACKAGE).as_posix() + "/"
         for path in PACKAGE.rglob("*")
-        if path.is_dir() and "__pycache__" not in path.parts and path.name != "static"
+        # The built web app (gitignored, made by ``make ui``) is not source.
+        if path.is_dir() and "__pycache__" not in path.parts and "static" not in path.parts
     }
 
 

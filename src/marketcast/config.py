@@ -33,6 +33,7 @@ DEFAULT_SYMBOLS = (
     "DOTUSDT",
 )
 DEFAULT_INTERVALS = ("1m", "5m", "15m", "1h", "4h", "1d")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 FEEDS = ("books", "trades", "liquidations")
 """The per-symbol feeds a node can run beside candles (``MARKETCAST_FEEDS``, default all)."""
 
@@ -105,7 +106,10 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=0, le=65535, validation_alias=_aliases("port"))
     cors_origins: StrList = Field(("*",), validation_alias=_aliases("cors_origins", "CORS_ORIGINS"))
     auth_token: str | None = Field(None, validation_alias=_aliases("auth_token"))
+    # /metrics without the token, for a scraper on a private network that cannot send one.
+    metrics_public: bool = Field(False, validation_alias=_aliases("metrics_public"))
     log_level: str = Field("INFO", validation_alias=_aliases("log_level"))
+    log_format: Literal["text", "json"] = Field("text", validation_alias=_aliases("log_format"))
 
     max_ws_message_bytes: int = Field(
         4096, ge=256, validation_alias=_aliases("max_ws_message_bytes")
@@ -148,6 +152,18 @@ class Settings(BaseSettings):
         if isinstance(parts, list | tuple):
             return tuple(dict.fromkeys(normalize_symbol(str(p)) for p in parts))
         return parts
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in LOG_LEVELS:
+            raise ValueError(f"log level must be one of {', '.join(LOG_LEVELS)}")
+        return level
+
+    @property
+    def json_logs(self) -> bool:
+        return self.log_format == "json"
 
     @field_validator("feeds")
     @classmethod

@@ -99,3 +99,10 @@ class ExchangeProtocolError(ExchangeError):
 def is_retryable(error: BaseException) -> bool:
     """The single place that decides whether a failed exchange call is worth repeating."""
     return isinstance(error, ExchangeUnavailable | RateLimited)
+
+
+def is_outage(error: BaseException) -> bool:
+    """Whether ``error`` only says a dependency is away (the exchange unreachable, the
+    store down): its :class:`~marketcast.outages.OutageLog` reports that once, so the
+    many callers who meet it log it at DEBUG, not once per retry each."""
+    return isinstance(error, ExchangeUnavailable | StoreUnavailable)

@@ -8,6 +8,7 @@ WebSocket lines included).
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
@@ -74,10 +75,34 @@ class ConnectionLines(logging.Filter):
         return not is_access or logging.getLogger().level <= logging.DEBUG
 
 
-def configure(level: str, secrets: Iterable[str] = (), stream: IO[str] | None = None) -> None:
+class JsonFormatter(LineFormatter):
+    """One JSON object a line: ``time``, ``level``, ``logger``, ``message``, the extras,
+    and ``exception`` when there is one; redacted as the text lines are."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        body: dict[str, object] = {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        body |= {k: v for k, v in vars(record).items() if k not in _STANDARD}
+        if record.exc_info:
+            body["exception"] = self.formatException(record.exc_info)
+        return redact(json.dumps(body, default=str), self.secrets)
+
+
+def configure(
+    level: str,
+    secrets: Iterable[str] = (),
+    stream: IO[str] | None = None,
+    *,
+    as_json: bool = False,
+) -> None:
     """Log to ``stream`` (stderr) at ``level``, never showing ``secrets``."""
     handler = logging.StreamHandler(stream)
-    handler.setFormatter(LineFormatter(secrets))
+    handler.setFormatter(JsonFormatter(secrets) if as_json else LineFormatter(secrets))
     handler.addFilter(ConnectionLines())
     root = logging.getLogger()
     root.handlers[:] = [handler]

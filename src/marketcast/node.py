@@ -32,10 +32,16 @@ from marketcast.hub.cluster.relay import ChangeRelay
 from marketcast.hub.indicators.cache import IndicatorCache
 from marketcast.hub.symbols.service import SymbolService
 from marketcast.hub.tasks import TaskOwner
+from marketcast.metrics import LEADER
 from marketcast.node_feeds import Feeds, open_feeds, primary_bases
 from marketcast.resources import close_together
 from marketcast.store.base import CandleStore
 from marketcast.store.memory import MemoryStore
+
+OFFLINE_HINT = (
+    "Is the exchange reachable from here? Without network, `make demo` runs the hub "
+    "against the built-in simulated exchange"
+)
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +85,7 @@ class Node:
                 market=market,
                 weight_limit=s.weight_limit,
                 max_concurrency=s.rest_concurrency,
+                outage_hint="" if self.simulated else OFFLINE_HINT,
             )
             self.rest = rest
             self._on_exit("rest client", rest.aclose)
@@ -91,7 +98,7 @@ class Node:
                 self._on_exit("exchange stream", self.stream.aclose)
             store = self._store()
             self._on_exit("store", store.aclose)
-            bus = Bus()
+            bus = Bus(market=market.name)
             indicators = IndicatorCache(store, bus, idle_s=s.on_demand_idle_s)
             self.indicators = indicators
             self._hub = await Hub(
@@ -107,6 +114,7 @@ class Node:
                     on_demand_idle_s=s.on_demand_idle_s,
                 ),
                 simulated=self.simulated,
+                market=market.name,
                 ingest=not self.shared,
                 publish_locally=not self.shared,
                 on_replaced=indicators.invalidate,
@@ -119,6 +127,8 @@ class Node:
             self.symbols = SymbolService(lambda: hub.listed, rest.tickers_24h, time.monotonic)
             if self.shared:
                 self._start_scale_out(store, bus)
+            else:
+                LEADER.labels(market.name).set(1)  # alone on its store: it always ingests
             if s.role != "ingest":
                 await self._open_feeds(market is USDM)
             self._on_exit("node tasks", self._owner.aclose)

@@ -110,6 +110,7 @@ async def open_feeds(
                 "book stream",
             ),
             rule=market.book_rule,
+            market=market.name,
             symbols=symbols,
             always=always,
             push_hz=s.book_push_hz,
@@ -130,6 +131,7 @@ async def open_feeds(
             symbols=symbols,
             always=always,
             capacity=s.trade_history,
+            market=market.name,
             limits=limits,
         )
     )

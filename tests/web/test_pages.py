@@ -10,6 +10,7 @@ every test and the package's own ``web/static`` is never touched.
 from __future__ import annotations
 
 import asyncio
+import gzip
 from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -19,7 +20,7 @@ import pytest
 import pytest_asyncio
 
 from marketcast.exchanges.sim import SimConfig
-from marketcast.web.files import content_type, safe_parts
+from marketcast.web.files import accepts_gzip, content_type, matches_etag, safe_parts
 from marketcast.web.pages import STATIC_DIR_ENV
 from support.servers import Running, running_hub, wait_ready
 
@@ -175,6 +176,91 @@ async def test_static_refuses_symlinks_leading_outside(
 ) -> None:
     (static / "link.txt").symlink_to(static.parent / "secret.txt")
     assert (await client.get("/static/link.txt")).status_code == 404
+
+
+@on_hub_loop
+async def test_gzip_twin_is_sent_to_browsers_that_accept_it(
+    client: httpx.AsyncClient, static: Path
+) -> None:
+    body = "console.log('marketcast');" * 200
+    (static / "app.js").write_text(body)
+    (static / "app.js.gz").write_bytes(gzip.compress(body.encode()))
+    zipped = await client.get("/static/app.js", headers={"Accept-Encoding": "gzip"})
+    assert zipped.headers["content-encoding"] == "gzip"
+    assert "Accept-Encoding" in zipped.headers["vary"]
+    assert int(zipped.headers["content-length"]) < len(body) / 10
+    assert zipped.text == body  # httpx decodes it: the twin holds the same file
+    plain = await client.get("/static/app.js", headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers
+    assert plain.text == body
+    refused = await client.get("/static/app.js", headers={"Accept-Encoding": "gzip;q=0"})
+    assert "content-encoding" not in refused.headers
+    assert (await client.get("/static/app.js.gz")).status_code == 404
+
+
+@on_hub_loop
+async def test_head_answers_like_get_without_a_body(
+    client: httpx.AsyncClient, static: Path
+) -> None:
+    (static / "app.css").write_text("body { color: red }")
+    (static / "index.html").write_text(INDEX)
+    for path in ("/static/app.css", "/", "/docs", "/inspect"):
+        head = await client.head(path)
+        get = await client.get(path)
+        assert head.status_code == 200, path
+        assert head.content == b""
+        assert head.headers["content-type"] == get.headers["content-type"]
+
+
+@on_hub_loop
+async def test_a_revalidating_browser_gets_304_until_the_file_changes(
+    client: httpx.AsyncClient, static: Path
+) -> None:
+    asset = static / "app.js"
+    asset.write_text("one")
+    first = await client.get("/static/app.js")
+    assert first.headers["cache-control"] == "no-cache"
+    etag = first.headers["etag"]
+    again = await client.get("/static/app.js", headers={"If-None-Match": etag})
+    assert again.status_code == 304
+    assert again.content == b""
+    asset.write_text("two, rebuilt")
+    changed = await client.get("/static/app.js", headers={"If-None-Match": etag})
+    assert changed.status_code == 200
+    assert changed.text == "two, rebuilt"
+    assert changed.headers["etag"] != etag
+
+
+def test_accepts_gzip_reads_quality_values() -> None:
+    assert accepts_gzip("gzip, deflate, br")
+    assert accepts_gzip("br;q=1.0, gzip;q=0.8")
+    assert accepts_gzip("*")
+    assert not accepts_gzip("gzip;q=0")
+    assert not accepts_gzip("identity")
+    assert not accepts_gzip(None)
+
+
+def test_matches_etag_takes_lists_weak_forms_and_star() -> None:
+    assert matches_etag('"a", "b"', '"b"')
+    assert matches_etag('W/"b"', '"b"')
+    assert matches_etag("*", '"b"')
+    assert not matches_etag('"a"', '"b"')
+    assert not matches_etag(None, '"b"')
+
+
+@on_hub_loop
+async def test_docs_page_says_how_to_build_when_swagger_ui_is_missing(
+    client: httpx.AsyncClient, static: Path
+) -> None:
+    missing = await client.get("/docs")
+    assert missing.status_code == 200
+    assert 'id="not-built"' in missing.text
+    bundle = static / "docs" / "swagger-ui-bundle.js"
+    bundle.parent.mkdir()
+    bundle.write_text("window.SwaggerUIBundle = () => {};")
+    page = (await client.get("/docs", params={"token": 'a"b<c'})).text
+    assert "/static/docs/swagger-ui-bundle.js?token=a%22b%3Cc" in page
+    assert 'a"b<c' not in page  # the token cannot break out of the markup
 
 
 def test_safe_parts_keeps_only_segments_below_the_root() -> None:

@@ -12,13 +12,14 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from marketcast.api import asyncapi
 from marketcast.api.errors import http_body, http_status
 from marketcast.api.native import routes as native
-from marketcast.api.native.rest import CANDLES_OPENAPI
+from marketcast.api.openapi import complete
 from marketcast.api.orderfox import routes as orderfox
 from marketcast.api.smarttrade import routes as smarttrade
 from marketcast.api.state import AppState
-from marketcast.api.transport.access import TokenGate
+from marketcast.api.transport.access import OPEN_PATHS, TokenGate
 from marketcast.api.transport.admission import Admission, admission_limits
 from marketcast.api.transport.direct import CaptureConnection
 from marketcast.config import Settings
@@ -47,11 +48,22 @@ def create_app(settings: Settings, *, simulated: bool = False) -> FastAPI:
             )
             yield
 
-    app = FastAPI(title="marketcast", lifespan=lifespan)
+    # /docs is served by web.pages from the build's own Swagger UI (FastAPI's would load
+    # it from a CDN); ReDoc is not offered.
+    app = FastAPI(
+        title="marketcast",
+        description="Gap-free candles, order books, trades and liquidations from Binance. "
+        "WebSocket protocols: /asyncapi.json.",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
+    )
     # Read by the server's HTTP protocol, which admits handshakes (transport.server).
     app.state.admission = admission
 
-    app.add_middleware(TokenGate, token=settings.auth_token)
+    open_paths = OPEN_PATHS | ({"/metrics"} if settings.metrics_public else set())
+    app.add_middleware(TokenGate, token=settings.auth_token, open_paths=open_paths)
     # The layers outside it (CORS, Starlette's error middleware) pass a WebSocket's
     # ``send`` through untouched: the capture sees uvicorn's own (see transport.direct).
     app.add_middleware(CaptureConnection)
@@ -94,22 +106,21 @@ def create_app(settings: Settings, *, simulated: bool = False) -> FastAPI:
         return JSONResponse(body, status_code=504)
 
     app.include_router(native.router)
+    app.include_router(asyncapi.router)
     app.include_router(smarttrade.router)
     app.include_router(orderfox.router)
     app.include_router(pages.router)
-    _document_plain_routes(app)
+    _complete_openapi(app, settings)
     return app
 
 
-def _document_plain_routes(app: FastAPI) -> None:
-    """Add the routes FastAPI does not see (plain Starlette ones) to ``/openapi.json``."""
+def _complete_openapi(app: FastAPI, settings: Settings) -> None:
+    """Serve ``/openapi.json`` completed by :mod:`marketcast.api.openapi`."""
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            schema = generate()
-            schema["paths"]["/candles/{symbol}/{interval}"] = CANDLES_OPENAPI
-            app.openapi_schema = schema
+            app.openapi_schema = complete(generate(), settings)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -6,9 +6,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from prometheus_client import CollectorRegistry
 from starlette.requests import HTTPConnection
 
 from marketcast.api.transport.admission import Admission
+from marketcast.api.transport.metrics import node_registry
 from marketcast.api.transport.sockets import Sockets
 from marketcast.config import Settings
 from marketcast.hub.candles.bodies import EncodedBodies
@@ -38,9 +40,12 @@ class AppState:
     candle_bodies: EncodedBodies = field(default_factory=EncodedBodies)
     # How WebSockets are accepted and read, the same on every contract's routes.
     sockets: Sockets = field(init=False)
+    # What /metrics adds to the process's metrics for this node (its sockets' queues).
+    metrics: CollectorRegistry = field(init=False)
 
     def __post_init__(self) -> None:
         self.sockets = Sockets(self.settings)
+        self.metrics = node_registry(self.sockets)
 
 
 def app_state(connection: HTTPConnection) -> AppState:

@@ -80,8 +80,8 @@ class RedisLiquidationStore(AsyncResource):
             self._add = self._client.register_script(lua("liquidations_add"))
         return self._client
 
-    def _reaching(self) -> contextlib.AbstractContextManager[None]:
-        return unavailable_on(_UNAVAILABLE, outage_log(self.url))
+    def _reaching(self, operation: str) -> contextlib.AbstractContextManager[None]:
+        return unavailable_on(_UNAVAILABLE, outage_log(self.url), operation)
 
     async def add(self, symbol: str, liquidations: Sequence[Liquidation]) -> list[Liquidation]:
         check_symbol(symbol, liquidations)
@@ -90,7 +90,7 @@ class RedisLiquidationStore(AsyncResource):
         args: list[Any] = [self.capacity]
         for liquidation in liquidations:
             args += (liquidation.time_ms, key_prefix(liquidation), encode_liquidation(liquidation))
-        with self._reaching():
+        with self._reaching("liquidations_add"):
             client = self._redis
             script = self._add or client.register_script(lua("liquidations_add"))
             positions: list[int] = await script(keys=[self.key(symbol)], args=args, client=client)
@@ -99,12 +99,12 @@ class RedisLiquidationStore(AsyncResource):
     async def recent(self, symbol: str, limit: int) -> list[Liquidation]:
         if limit <= 0:
             return []
-        with self._reaching():
+        with self._reaching("liquidations_recent"):
             found = await self._redis.zrange(self.key(symbol), 0, limit - 1, desc=True)
         return self._decoded(symbol, cast("list[bytes]", found))
 
     async def since(self, symbol: str, start_ms: int) -> list[Liquidation]:
-        with self._reaching():
+        with self._reaching("liquidations_since"):
             found = await self._redis.zrange(self.key(symbol), start_ms, "+inf", byscore=True)
         return self._decoded(symbol, cast("list[bytes]", found))
 

@@ -87,8 +87,8 @@ class RedisStore(AsyncResource):
         client = self._redis  # registers the scripts on first use
         return await self._scripts[script](keys=keys, args=args, client=client)
 
-    def _reaching(self) -> contextlib.AbstractContextManager[None]:
-        return unavailable_on(_UNREACHABLE, outage_log(self.url))
+    def _reaching(self, operation: str) -> contextlib.AbstractContextManager[None]:
+        return unavailable_on(_UNREACHABLE, outage_log(self.url), operation)
 
     def _write_keys(self, topic: Topic) -> list[str]:
         keys = self._keys
@@ -106,7 +106,7 @@ class RedisStore(AsyncResource):
         args: list[Any] = [self.capacity, now_ms, topic_name(topic), FEED_MAX_LEN]
         for candle in candles:
             args += (candle.open_time, encode_candle(candle))
-        with self._reaching():
+        with self._reaching("upsert_many"):
             positions: list[int] = await self._run("upsert", self._write_keys(topic), args)
         return [candles[position - 1] for position in positions]
 
@@ -116,7 +116,7 @@ class RedisStore(AsyncResource):
         args: list[Any] = [now_ms, topic_name(topic), FEED_MAX_LEN]
         for candle in kept:
             args += (candle.open_time, encode_candle(candle))
-        with self._reaching():
+        with self._reaching("replace"):
             await self._run("replace", self._write_keys(topic), args)
 
     async def add_exchange_gaps(self, topic: Topic, gaps: Iterable[TimeRange]) -> None:
@@ -124,7 +124,7 @@ class RedisStore(AsyncResource):
         if not new:
             return
         meta = self._keys.meta(topic)
-        with self._reaching():
+        with self._reaching("add_exchange_gaps"):
             async with self._redis.pipeline(transaction=True) as pipe:
                 while True:  # optimistic: redo the merge if the hash changed meanwhile
                     try:
@@ -139,7 +139,7 @@ class RedisStore(AsyncResource):
                         continue
 
     async def forget(self, topic: Topic) -> None:
-        with self._reaching():
+        with self._reaching("forget"):
             async with self._redis.pipeline(transaction=True) as pipe:
                 pipe.delete(self._keys.candles(topic), self._keys.meta(topic))
                 pipe.srem(self._keys.topics, topic_name(topic))
@@ -153,7 +153,7 @@ class RedisStore(AsyncResource):
         return None
 
     async def last(self, topic: Topic) -> Candle | None:
-        with self._reaching():
+        with self._reaching("last"):
             raw = cast("list[bytes]", await self._redis.zrange(self._keys.candles(topic), -1, -1))
         return decode_candle(raw[0]) if raw else None
 
@@ -169,7 +169,7 @@ class RedisStore(AsyncResource):
             return []
         key = self._keys.candles(topic)
         upper = "+inf" if before is None else f"({before}"
-        with self._reaching():
+        with self._reaching("read"):
             if since is not None:
                 found = await self._redis.zrange(
                     key, since, upper, byscore=True, offset=0, num=limit
@@ -182,13 +182,13 @@ class RedisStore(AsyncResource):
         return [decode_candle(member) for member in cast("list[bytes]", found)]
 
     async def open_times(self, topic: Topic) -> list[int]:
-        with self._reaching():
+        with self._reaching("open_times"):
             times: list[int] = await self._run("open_times", [self._keys.candles(topic)], [])
         return times
 
     async def info(self, topic: Topic) -> TopicInfo:
         key = self._keys.candles(topic)
-        with self._reaching():
+        with self._reaching("info"):
             async with self._redis.pipeline(transaction=True) as pipe:
                 pipe.zcard(key)
                 pipe.zrange(key, 0, 0)
@@ -205,7 +205,7 @@ class RedisStore(AsyncResource):
         )
 
     async def topics(self) -> list[Topic]:
-        with self._reaching():
+        with self._reaching("topics"):
             names = await self._redis.smembers(self._keys.topics)
         return sorted((parse_topic_name(name) for name in names), key=topic_name)
 
@@ -214,7 +214,7 @@ class RedisStore(AsyncResource):
     async def seqs(self) -> dict[Topic, int]:
         """Each registered topic's latest sequence number (0 before its first change)."""
         topics = await self.topics()
-        with self._reaching():
+        with self._reaching("seqs"):
             async with self._redis.pipeline(transaction=False) as pipe:
                 for topic in topics:
                     pipe.hget(self._keys.meta(topic), "seq")
@@ -223,7 +223,7 @@ class RedisStore(AsyncResource):
 
     async def last_change_id(self) -> str:
         """Id of the newest feed entry ("0-0" when empty): read from here for news only."""
-        with self._reaching():
+        with self._reaching("last_change_id"):
             newest = await self._redis.xrevrange(self._keys.changes, "+", "-", count=1)
         return cast("bytes", newest[0][0]).decode() if newest else "0-0"
 
@@ -237,7 +237,7 @@ class RedisStore(AsyncResource):
             # Its own connection, without a socket timeout: a blocking read is not a
             # stalled one, so the deadline is set per call instead.
             self._feed_client = self._connect(socket_timeout=None)
-        with self._reaching():
+        with self._reaching("read_changes"):
             async with asyncio.timeout(max(block_ms, 0) / 1000 + self._timeout_s):
                 reply = await self._feed_client.xread(
                     {self._keys.changes: after_id},

@@ -14,9 +14,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from importlib import resources
 from urllib.parse import urlsplit, urlunsplit
 
@@ -26,30 +25,10 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 
 from marketcast.errors import StoreUnavailable
+from marketcast.metrics import STORE_ERRORS, STORE_OPERATION
+from marketcast.outages import OutageLog
 
-log = logging.getLogger(__name__)
-
-
-class OutageLog:
-    """One store's outages: a warning when one starts, one when it ends."""
-
-    def __init__(self, what: str, clock: Callable[[], float] = time.monotonic) -> None:
-        self.what = what
-        self.since: float | None = None
-        self.outages = 0
-        self._clock = clock
-
-    def failed(self, reason: str) -> None:
-        if self.since is None:
-            self.since = self._clock()
-            self.outages += 1
-            log.warning("%s unavailable: %s (logged again once it is back)", self.what, reason)
-
-    def succeeded(self) -> None:
-        if self.since is not None:
-            lasted = self._clock() - self.since
-            self.since = None
-            log.warning("%s is back after an outage of %.1fs", self.what, lasted)
+BLOCKING_READ = "read_changes"
 
 
 def connect(url: str, *, timeout_s: float, socket_timeout: float | None, name: str) -> Redis:
@@ -89,14 +68,25 @@ def outage_log(url: str) -> OutageLog:
 
 
 @contextlib.contextmanager
-def unavailable_on(errors: tuple[type[BaseException], ...], outage: OutageLog) -> Iterator[None]:
-    """Turn ``errors`` raised in the block into ``StoreUnavailable``; keep ``outage``."""
+def unavailable_on(
+    errors: tuple[type[BaseException], ...], outage: OutageLog, operation: str
+) -> Iterator[None]:
+    """Turn ``errors`` raised in the block into ``StoreUnavailable``; keep ``outage``.
+
+    The block is timed as one store ``operation`` for ``/metrics``, except the change
+    feed's blocking read (``read_changes``), whose time is mostly waiting by design.
+    """
+    started = time.perf_counter()
     try:
         yield
     except errors as error:
+        STORE_ERRORS.labels("redis", operation).inc()
         reason = str(error) or type(error).__name__
         outage.failed(reason)
         raise StoreUnavailable(f"{outage.what} unavailable: {reason}") from error
+    finally:
+        if operation != BLOCKING_READ:
+            STORE_OPERATION.labels("redis", operation).observe(time.perf_counter() - started)
     outage.succeeded()
 
 

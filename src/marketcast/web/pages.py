@@ -1,5 +1,10 @@
 """Routes of the browser side: ``/`` (the built web app or a how-to-build page),
-``/static/*`` (the app's assets) and the ``/inspect`` and ``/inspect-ws`` tools.
+``/static/*`` (the app's assets), ``/docs`` (Swagger UI from those assets, no network
+needed) and the ``/inspect`` and ``/inspect-ws`` tools.
+
+Assets are answered to ``GET`` and ``HEAD``, gzipped when the build left a ``.gz`` twin
+and the browser accepts it, with an ETag so that a browser revalidating (``no-cache``)
+gets a 304 instead of the file again.
 
 The web app is built by ``make ui`` into ``static/`` next to this module, possibly after
 the node started, so every request looks at the disk again instead of mounting a
@@ -12,18 +17,27 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Final
+from urllib.parse import quote
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
-from marketcast.web.files import content_type, safe_parts
+from marketcast.web.files import (
+    accepts_gzip,
+    content_type,
+    entity_tag,
+    matches_etag,
+    safe_parts,
+)
 
 PACKAGE_DIR: Final = Path(__file__).resolve().parent
 DEFAULT_STATIC_DIR: Final = PACKAGE_DIR / "static"
 STATIC_DIR_ENV: Final = "MARKETCAST_WEB_STATIC_DIR"
 # The build does not fingerprint file names, so a browser must revalidate every time or
-# it would keep running yesterday's app.js after a rebuild.
+# it would keep running yesterday's app.js after a rebuild; the ETag makes that a 304.
 NO_CACHE: Final = {"Cache-Control": "no-cache"}
+SWAGGER_BUNDLE: Final = "docs/swagger-ui-bundle.js"
+GET_HEAD: Final = ["GET", "HEAD"]
 
 router = APIRouter(include_in_schema=False)
 
@@ -55,27 +69,60 @@ def _page(name: str) -> HTMLResponse:
     return HTMLResponse((PACKAGE_DIR / name).read_text("utf-8"), headers=NO_CACHE)
 
 
-@router.get("/")
-async def get_index() -> Response:
+def asset(request: Request, found: Path) -> Response:
+    """``found`` (or its gzip twin, when the browser takes gzip) with validators; 304
+    when the browser already holds this version."""
+    twin = found.with_name(found.name + ".gz")
+    gzipped = accepts_gzip(request.headers.get("accept-encoding")) and twin.is_file()
+    served = twin if gzipped else found
+    stat = served.stat()
+    etag = entity_tag(stat.st_mtime_ns, stat.st_size)
+    # Caches must keep the two encodings apart.
+    headers = NO_CACHE | {"ETag": etag, "Vary": "Accept-Encoding"}
+    if matches_etag(request.headers.get("if-none-match"), etag):
+        return Response(status_code=304, headers=headers)
+    if gzipped:
+        headers["Content-Encoding"] = "gzip"
+    return FileResponse(served, media_type=content_type(found.name), headers=headers)
+
+
+@router.api_route("/", methods=GET_HEAD)
+async def get_index(request: Request) -> Response:
     index = static_file(static_dir(), "index.html")
     if index is None:
         return _page("fallback.html")
-    return FileResponse(index, media_type=content_type("index.html"), headers=NO_CACHE)
+    return asset(request, index)
 
 
-@router.get("/static/{relative:path}")
-async def get_static(relative: str) -> Response:
+@router.api_route("/static/{relative:path}", methods=GET_HEAD)
+async def get_static(request: Request, relative: str) -> Response:
     found = static_file(static_dir(), relative)
-    if found is None:
+    if found is None or found.suffix == ".gz":  # twins are reached through the original
         raise HTTPException(404, "Not Found")
-    return FileResponse(found, media_type=content_type(found.name), headers=NO_CACHE)
+    return asset(request, found)
 
 
-@router.get("/inspect")
+@router.api_route("/docs", methods=GET_HEAD)
+async def get_docs(request: Request) -> Response:
+    """Swagger UI over ``/openapi.json``, from the build's own copy of Swagger UI.
+
+    A ``?token=`` is carried to the assets and the API requests the page makes, so the
+    page works behind the access token like the rest of the API.
+    """
+    if static_file(static_dir(), SWAGGER_BUNDLE) is None:
+        return _page("docs_missing.html")
+    token = request.query_params.get("token")
+    # Percent-encoded, the token cannot break out of the attribute or the script string.
+    query = f"?token={quote(token, safe='')}" if token else ""
+    page = (PACKAGE_DIR / "docs.html").read_text("utf-8").replace("__TOKEN_QUERY__", query)
+    return HTMLResponse(page, headers=NO_CACHE)
+
+
+@router.api_route("/inspect", methods=GET_HEAD)
 async def get_inspect() -> Response:
     return _page("inspect.html")
 
 
-@router.get("/inspect-ws")
+@router.api_route("/inspect-ws", methods=GET_HEAD)
 async def get_inspect_ws() -> Response:
     return _page("inspect_ws.html")

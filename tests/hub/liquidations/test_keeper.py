@@ -298,8 +298,10 @@ async def test_the_catalog_is_retried_until_the_exchange_answers(
             release = await keeper.acquire("BTCUSDT")
             release()
             assert keeper.covers("BTCUSDT")
-    failures = [r for r in caplog.records if "exchange info failed" in r.getMessage()]
-    assert len(failures) == 3
+    # Retried three times, and said as one outage: when it began and when it ended.
+    outage = [r.getMessage() for r in caplog.records if "exchange REST at" in r.getMessage()]
+    assert len(outage) == 2, outage
+    assert "(3 failures)" in outage[-1]
 
 
 async def test_external_history_is_merged_once_and_deduplicated_with_live() -> None:

@@ -20,6 +20,7 @@ from marketcast.exchanges.binance.routing import check_kline_interval
 from marketcast.hub.candles.bus import Encoder, Published
 from marketcast.hub.candles.gate import SnapshotGate
 from marketcast.hub.candles.hub import Hub
+from marketcast.metrics import counted_subscription
 
 
 async def candle_topic_ready(state: AppState, topic: Topic) -> None:
@@ -70,7 +71,7 @@ async def attach(
         session.send(event.encoded(encoder), key)
 
     gate: SnapshotGate[Published] = SnapshotGate(forward, lambda e: e.candle.open_time)
-    detach = session.on_close(hub.bus.subscribe(topic, gate.offer))
+    detach = session.on_close(counted_subscription("candles", hub.bus.subscribe(topic, gate.offer)))
     try:
         candles = await read_snapshot()
         send_snapshot(candles)

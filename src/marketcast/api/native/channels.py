@@ -67,6 +67,7 @@ from marketcast.domain.liquidations import Liquidation
 from marketcast.domain.trades import Trade
 from marketcast.errors import NotReady
 from marketcast.hub.symbol_feeds.protocols import Release
+from marketcast.metrics import counted_subscription
 
 Detach = Callable[[], None]
 
@@ -131,7 +132,7 @@ async def subscribe_book(
             )
             session.send(text, key)
 
-    unwatch = feed.watch(symbol, push)
+    unwatch = counted_subscription("book", feed.watch(symbol, push))
     session.send(dumps(book_snapshot(symbol, view, meta.rounding_options)))
     return _held(session, release, unwatch)
 
@@ -179,7 +180,7 @@ async def subscribe_trades(
         floor = newest[0].id if newest else None
         session.send(dumps(trades_snapshot(symbol, newest, meta, True)))
 
-    unwatch = feed.watch(symbol, push)
+    unwatch = counted_subscription("trades", feed.watch(symbol, push))
     unwatch_breaks = feed.watch_breaks(symbol, start_over)
     session.send(dumps(trades_snapshot(symbol, trades, meta, reset)))
 
@@ -235,7 +236,7 @@ async def subscribe_liquidations(
         variant = (symbol, None if timeframe is None else timeframe.code)
         session.send(shared_encodings.text(liquidation, variant, encode))
 
-    unwatch = feed.watch(symbol, push)
+    unwatch = counted_subscription("liquidations", feed.watch(symbol, push))
     body = liquidations_body(symbol, recent, meta, volume)
     session.send(dumps({"type": "snapshot", "channel": "liquidations"} | body))
     return _held(session, release, unwatch)

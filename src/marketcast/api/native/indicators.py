@@ -28,6 +28,7 @@ from marketcast.domain.topics import Topic
 from marketcast.errors import InvalidLimit, NotReady
 from marketcast.hub.indicators.cache import IndicatorCache
 from marketcast.hub.indicators.topic import TopicIndicators
+from marketcast.metrics import counted_subscription
 
 router = APIRouter()
 
@@ -172,7 +173,7 @@ async def subscribe_indicators(
         key = None if candle.closed else (subscription, candle.open_time)
         session.send(_update(current, candle, specs), key)
 
-    unwatch = _caches(state).watch(topic, push)
+    unwatch = counted_subscription("indicators", _caches(state).watch(topic, push))
 
     def detach() -> None:
         unwatch()

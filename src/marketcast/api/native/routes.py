@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from marketcast.api.native import indicators, rest, ws
+from marketcast.api.native import indicators, metrics, rest, ws
 
 router = APIRouter()
 router.include_router(rest.router)
+router.include_router(metrics.router)
 router.include_router(indicators.router)
 router.include_router(ws.router)

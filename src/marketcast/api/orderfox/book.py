@@ -43,6 +43,7 @@ from marketcast.domain.formatting import to_decimal
 from marketcast.domain.market import SymbolMeta
 from marketcast.errors import InvalidLimit, InvalidRequest, MarketcastError, NotReady
 from marketcast.hub.symbol_feeds.protocols import BookFeed
+from marketcast.metrics import counted_subscription
 
 DEFAULT_LIMIT = 20
 # Shared texts are kept per (symbol, limit, rounding); past this many the cache starts
@@ -268,7 +269,7 @@ async def _attach_book(socket: OrderfoxSocket) -> BookClient:
     client = BookClient(socket, feed, meta, params, shared_texts(socket.websocket))
     # No await from here to the first push: a change the feed announces meanwhile is
     # not possible, so the first push is never older than a missed one.
-    session.on_close(feed.watch(socket.symbol, client.push))
+    session.on_close(counted_subscription("book", feed.watch(socket.symbol, client.push)))
     client.push()
     return client
 

@@ -66,6 +66,7 @@ from marketcast.domain.liquidations import parse_timeframe as liquidation_timefr
 from marketcast.domain.market import SymbolMeta
 from marketcast.errors import InvalidRequest, MarketcastError, NotReady, UnknownSymbol
 from marketcast.hub.symbol_feeds.protocols import LiquidationFeed, Release
+from marketcast.metrics import counted_subscription
 
 HEARTBEAT_S: Final = 30.0
 """Seconds of silence towards a client before a ``heartbeat`` (OrderFox: 30 s). Read
@@ -154,7 +155,8 @@ class LiquidationClient:
     def start(self) -> None:
         """Watch, then queue the initial list (and buckets); no ``await`` in between."""
         symbol, feed = self._socket.symbol, self._feed
-        self._socket.session.on_close(feed.watch(symbol, self.on_liquidation))
+        unwatch = counted_subscription("liquidations", feed.watch(symbol, self.on_liquidation))
+        self._socket.session.on_close(unwatch)
         recent = feed.recent(symbol, INITIAL_LIQUIDATIONS)
         self._sent_keys = {item.key for item in recent}
         data = [liquidation_json(symbol, item, self._meta) for item in recent]

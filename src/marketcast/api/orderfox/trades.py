@@ -43,6 +43,7 @@ from marketcast.domain.market import SymbolMeta
 from marketcast.domain.trades import Trade, trade_payload
 from marketcast.errors import MarketcastError, NotReady
 from marketcast.hub.symbol_feeds.protocols import TradeFeed
+from marketcast.metrics import counted_subscription
 
 TAPE_SIZE: Final = 100
 """Trades per message: OrderFox's tape cache (``deque(maxlen=100)``)."""
@@ -101,6 +102,6 @@ async def _attach_tape(socket: OrderfoxSocket) -> None:
 
         session.send(_shared.text(new, ("orderfox_trades", symbol), encode), key)
 
-    session.on_close(feed.watch(symbol, push))
+    session.on_close(counted_subscription("trades", feed.watch(symbol, push)))
     initial = feed.recent(symbol, TAPE_SIZE)
     socket.send(trades_update(symbol, initial, meta, initial=True))

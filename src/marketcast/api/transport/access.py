@@ -48,8 +48,10 @@ def presented_token(connection: HTTPConnection) -> str | None:
     return connection.query_params.get("token")
 
 
-def is_allowed(connection: HTTPConnection, required: str | None) -> bool:
-    if required is None or connection.url.path in OPEN_PATHS:
+def is_allowed(
+    connection: HTTPConnection, required: str | None, open_paths: frozenset[str] = OPEN_PATHS
+) -> bool:
+    if required is None or connection.url.path in open_paths:
         return True
     given = presented_token(connection)
     return given is not None and hmac.compare_digest(given.encode(), required.encode())
@@ -82,15 +84,18 @@ class TokenGate:
     :class:`~marketcast.api.transport.sockets.Sockets`, which refuses them with 403.
     """
 
-    def __init__(self, app: ASGIApp, token: str | None) -> None:
+    def __init__(
+        self, app: ASGIApp, token: str | None, open_paths: frozenset[str] = OPEN_PATHS
+    ) -> None:
         self.app = app
         self.token = token
+        self.open_paths = open_paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
             self.token is not None
             and scope["type"] == "http"
-            and not is_allowed(HTTPConnection(scope), self.token)
+            and not is_allowed(HTTPConnection(scope), self.token, self.open_paths)
         ):
             body = {"detail": "missing or invalid token", "status_code": 401}
             await JSONResponse(body, 401)(scope, receive, send)

@@ -25,6 +25,7 @@ from marketcast.api.transport.ratelimit import TokenBucket
 from marketcast.api.transport.session import ClientSession
 from marketcast.config import Settings
 from marketcast.errors import MarketcastError
+from marketcast.metrics import SLOW_CONSUMER_CLOSES, WS_CLIENTS
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +79,7 @@ class Sockets:
         self.batch_windows: dict[int, BatchWindow] = {}
         self.heartbeat = Heartbeat()
         self.slow_closes = 0  # clients closed with 4008, for /health
+        self._open: dict[ClientSession, None] = {}  # insertion-ordered set
         self.ack_policy = AckPolicy(
             max_age_s=settings.client_send_timeout_s,
             max_unacked_bytes=settings.client_max_unacked_bytes,
@@ -116,10 +118,29 @@ class Sockets:
         )
         if session.acks is not None:
             self.heartbeat.add(session)
+        self._track(session, websocket)
         return session
+
+    def queue_depths(self) -> list[int]:
+        """Messages queued for each open session (for ``/metrics``)."""
+        return [len(session.buffer) for session in self._open]
+
+    def _track(self, session: ClientSession, websocket: WebSocket) -> None:
+        # The route template (``/ws/candles/{symbol}``): a bounded label, unlike the path.
+        route = getattr(websocket.scope.get("route"), "path", "other")
+        clients = WS_CLIENTS.labels(route)
+        clients.inc()
+        self._open[session] = None
+
+        def closed() -> None:
+            clients.dec()
+            self._open.pop(session, None)
+
+        session.on_close(closed)
 
     def _count_slow(self) -> None:
         self.slow_closes += 1
+        SLOW_CONSUMER_CLOSES.inc()
 
     def _refusal(self, websocket: WebSocket) -> str | None:
         """Why the handshake is refused (never quoting a credential), or ``None``."""

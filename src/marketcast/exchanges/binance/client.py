@@ -33,6 +33,8 @@ from marketcast.errors import (
     is_retryable,
 )
 from marketcast.exchanges.binance.limits import Backoff, WeightBudget
+from marketcast.metrics import REST_RATE_LIMITED, REST_REQUESTS, REST_WEIGHT_USED
+from marketcast.outages import OutageLog
 from marketcast.resources import AsyncResource
 
 log = logging.getLogger(__name__)
@@ -80,6 +82,8 @@ class ThrottledClient(AsyncResource):
         max_attempts: int = 6,
         rng: random.Random | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        outage_hint: str = "",
+        market: str = "spot",
     ) -> None:
         if max_attempts < 1 or max_concurrency < 1:
             raise ValueError("max_attempts and max_concurrency must be at least 1")
@@ -90,6 +94,10 @@ class ThrottledClient(AsyncResource):
         self._backoff = Backoff(base=0.25, cap=10.0, rng=rng or random.Random())
         self._max_attempts = max_attempts
         self._stats = RestStats()
+        self.outage = OutageLog(f"exchange REST at {base_url}", hint=outage_hint)
+        self._requests_metric = REST_REQUESTS.labels(market)
+        self._weight_metric = REST_WEIGHT_USED.labels(market)
+        self._market = market
 
     @property
     def stats(self) -> RestStats:
@@ -106,15 +114,21 @@ class ThrottledClient(AsyncResource):
         for attempt in range(1, self._max_attempts + 1):
             try:
                 timeout = min(MAX_TIMEOUT_S, self._timeout * 2 ** (attempt - 1))
-                return await self._attempt(path, params, weight, timeout)
+                body = await self._attempt(path, params, weight, timeout)
             except ExchangeError as exc:
+                if isinstance(exc, RateLimited):
+                    log.warning("GET %s: %s", path, exc)  # each is news to an operator
+                elif isinstance(exc, ExchangeUnavailable):
+                    self.outage.failed(str(exc))
                 if not is_retryable(exc) or attempt == self._max_attempts:
                     raise
                 self._count(retries=1)
-                log.warning("GET %s failed (attempt %d): %s", path, attempt, exc)
                 if not isinstance(exc, RateLimited):
                     # A rate limit already blocks the budget; other failures back off here.
                     await asyncio.sleep(backoff.next_delay())
+            else:
+                self.outage.succeeded()
+                return body
         raise AssertionError("unreachable: the last attempt returns or raises")
 
     async def aclose(self) -> None:
@@ -126,6 +140,7 @@ class ThrottledClient(AsyncResource):
         async with self._slots:
             await self._wait_for_budget(weight)
             self._count(requests=1)
+            self._requests_metric.inc()
             try:
                 response = await self._http.get(path, params=params, timeout=wait_s)
             except httpx.TransportError as exc:
@@ -136,6 +151,7 @@ class ThrottledClient(AsyncResource):
         except RateLimited as exc:
             self._budget.on_rate_limited(exc.retry_after, time.time())
             self._count(rate_limited=1)
+            REST_RATE_LIMITED.labels(self._market, str(exc.status)).inc()
             raise
 
     async def _wait_for_budget(self, weight: int) -> None:
@@ -155,6 +171,7 @@ class ThrottledClient(AsyncResource):
         used = int(header)
         self._budget.record_used(used, time.time())
         self._stats = dataclasses.replace(self._stats, weight_used_last=used)
+        self._weight_metric.set(used)
 
     def _count(self, *, requests: int = 0, retries: int = 0, rate_limited: int = 0) -> None:
         s = self._stats

@@ -18,9 +18,11 @@ import itertools
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Final
 
 import orjson
+from prometheus_client import Counter
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
@@ -30,25 +32,45 @@ from marketcast.exchanges.binance.limits import MessagePacer
 from marketcast.exchanges.binance.messages import (
     ControlReply,
     KlineUpdate,
+    LiquidationEvent,
     MarketData,
     ServerShutdown,
     StreamEvent,
 )
 from marketcast.exchanges.binance.parse import parse_ws_message
 from marketcast.exchanges.binance.partition import request_batches
+from marketcast.exchanges.binance.trades import TradeEvent
+from marketcast.metrics import UPSTREAM_CONNECTIONS, UPSTREAM_CONNECTS, UPSTREAM_MESSAGES
 
 log = logging.getLogger(__name__)
+
+_KINDS: Final[dict[type, str]] = {
+    KlineUpdate: "kline",
+    DepthEvent: "depth",
+    TradeEvent: "trade",
+    LiquidationEvent: "liquidation",
+}
 
 Emit = Callable[[StreamEvent], Awaitable[None]]
 
 
 @dataclass
 class LinkCounters:
-    """Counters shared by every link of one stream client."""
+    """Counters shared by every link of one stream client; ``market`` labels its metrics."""
 
+    market: str = "spot"
     messages: int = 0
     malformed_frames: int = 0
     control_errors: int = 0
+    _by_kind: dict[type, Counter] = field(default_factory=dict, repr=False)
+
+    def count_data(self, update: MarketData) -> None:
+        """Count one market-data message by its stream kind (for ``/metrics``)."""
+        kind = type(update)
+        child = self._by_kind.get(kind)
+        if child is None:
+            child = self._by_kind[kind] = UPSTREAM_MESSAGES.labels(self.market, _KINDS[kind])
+        child.inc()
 
 
 class Link:
@@ -87,6 +109,8 @@ class Link:
         self._tasks: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
+        UPSTREAM_CONNECTS.labels(self._counters.market).inc()
+        UPSTREAM_CONNECTIONS.labels(self._counters.market).inc()
         self._tasks.append(asyncio.create_task(self._read(), name="binance-link-reader"))
 
     def follow(self, changed: asyncio.Event, wanted: Callable[[], Iterable[str]]) -> None:
@@ -185,6 +209,7 @@ class Link:
             await self._on_data(message)
 
     async def _on_data(self, update: MarketData) -> None:
+        self._counters.count_data(update)
         event_time = update.diff.event_time if isinstance(update, DepthEvent) else update.event_time
         if self.first_event_time is None:
             self.first_event_time = event_time
@@ -242,6 +267,7 @@ class Link:
     def _finish(self, reason: str) -> None:
         if not self.ended.done():
             self.ended.set_result(reason)
+            UPSTREAM_CONNECTIONS.labels(self._counters.market).dec()
         for waiter in self._pending.values():
             if not waiter.done():
                 waiter.set_exception(ConnectionError(reason))

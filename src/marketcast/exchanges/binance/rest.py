@@ -76,6 +76,7 @@ class BinanceRest(AsyncResource):
         max_attempts: int = 6,
         rng: random.Random | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        outage_hint: str = "",
     ) -> None:
         self.market = market
         self._client = ThrottledClient(
@@ -86,6 +87,8 @@ class BinanceRest(AsyncResource):
             max_attempts=max_attempts,
             rng=rng,
             transport=transport,
+            outage_hint=outage_hint,
+            market=market.name,
         )
 
     @property

@@ -104,7 +104,7 @@ class KlineStream(AsyncResource):
         self._queue: asyncio.Queue[StreamEvent | None] = asyncio.Queue(queue_size)
         self._slots: list[SlotSupervisor] = []
         self._next_index = 0
-        self._counters = StreamCounters()
+        self._counters = StreamCounters(market=market.name if market else "spot")
         self._closed = False
 
     @property

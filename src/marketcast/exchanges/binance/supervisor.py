@@ -40,6 +40,8 @@ from marketcast.exchanges.binance.messages import (
     StreamsReconnected,
 )
 from marketcast.exchanges.binance.partition import combined_url, split_for_url
+from marketcast.metrics import UPSTREAM_RECONNECTS
+from marketcast.outages import OutageLog
 from marketcast.resources import cancel_and_wait
 
 log = logging.getLogger(__name__)
@@ -90,6 +92,7 @@ class SlotSupervisor:
         self._emit = emit
         self._counters = counters
         self._task: asyncio.Task[None] | None = None
+        self._outage = OutageLog(f"exchange stream at {settings.ws_base} (slot {index})")
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._supervise(), name=f"binance-slot-{self.index}")
@@ -195,19 +198,23 @@ class SlotSupervisor:
         self.state = "connected"
         if announce:
             self._counters.reconnects += 1
+            UPSTREAM_RECONNECTS.labels(self._counters.market).inc()
         await link.go_live(self._reconnect_events() if announce else ())
         link.follow(self._changed, self.stream_names)
 
     async def _open_with_retries(self) -> Link:
         while True:
             try:
-                return await self._open()
+                link = await self._open()
             except Exception as exc:  # any failure to connect is retried, with backoff
                 if all(link.ended.done() for link in self.links):
                     self.state = "reconnecting"
                 delay = self._backoff.next_delay()
-                log.warning("slot %d: connect failed (%r); retry in %.2fs", self.index, exc, delay)
+                self._outage.failed(f"connect failed ({exc!r})", retry_in_s=delay)
                 await asyncio.sleep(delay)
+            else:
+                self._outage.succeeded()
+                return link
 
     async def _open(self) -> Link:
         settings = self._settings

@@ -23,7 +23,7 @@ from typing import Any
 from marketcast.domain.book_view import BookView, ViewCache
 from marketcast.domain.market import SymbolMeta
 from marketcast.domain.orderbook import SyncRule
-from marketcast.errors import ExchangeError, NotReady, UnknownSymbol
+from marketcast.errors import ExchangeError, NotReady, UnknownSymbol, is_outage
 from marketcast.exchanges.binance.depth import DepthEvent
 from marketcast.exchanges.binance.limits import Backoff
 from marketcast.hub.books.live import STALE_AFTER_S, DepthSource, LiveBook
@@ -80,11 +80,13 @@ class BookKeeper(StreamedFeeds[LiveBook]):
         backoff: Backoff | None = None,
         first_diff_wait_s: float = FIRST_DIFF_WAIT_S,
         stale_after_s: float = STALE_AFTER_S,
+        market: str = "spot",
     ) -> None:
         if push_hz <= 0:
             raise ValueError(f"push_hz must be positive, not {push_hz}")
         self._rest = rest
         self._rule = rule
+        self._market = market
         self._push_interval_s = 1.0 / push_hz
         self._snapshot_limit = snapshot_limit
         self._backoff = backoff or Backoff()
@@ -110,7 +112,9 @@ class BookKeeper(StreamedFeeds[LiveBook]):
 
     # -- StreamedFeeds ---------------------------------------------------------------
     def _new_state(self, symbol: str, stream: str) -> LiveBook:
-        return LiveBook(symbol, stream, self._rule, self._backoff, self._stale_after_s)
+        return LiveBook(
+            symbol, stream, self._rule, self._backoff, self._stale_after_s, market=self._market
+        )
 
     def _state_tasks(self, state: LiveBook) -> dict[str, Coroutine[Any, Any, None]]:
         return {
@@ -149,8 +153,10 @@ class BookKeeper(StreamedFeeds[LiveBook]):
                 return None
             except (NotReady, ExchangeError) as error:
                 delay = backoff.next_delay()
-                # Not ready is the normal start-up order (exchange info loads meanwhile).
-                level = logging.INFO if isinstance(error, NotReady) else logging.WARNING
+                # Not ready is the normal start-up order (exchange info loads meanwhile), and
+                # an unreachable exchange is reported once by the REST client's outage log.
+                quiet = isinstance(error, NotReady) or is_outage(error)
+                level = logging.DEBUG if quiet else logging.WARNING
                 message = "order book %s: no metadata yet (%s); retry in %.1fs"
                 log.log(level, message, symbol, error, delay)
                 await asyncio.sleep(delay)

@@ -45,9 +45,10 @@ from marketcast.domain.orderbook import (
     SyncRule,
     SyncState,
 )
-from marketcast.errors import ExchangeError, NotReady, RateLimited
+from marketcast.errors import ExchangeError, NotReady, RateLimited, is_outage
 from marketcast.exchanges.binance.limits import Backoff
 from marketcast.hub.symbol_feeds.listeners import Listeners
+from marketcast.metrics import BOOK_RESYNCS, observe_exchange_lag
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +83,8 @@ class LiveBook:
         rule: SyncRule,
         backoff: Backoff,
         stale_after_s: float = STALE_AFTER_S,
+        *,
+        market: str = "spot",
     ) -> None:
         if not stale_after_s > 0:
             raise ValueError(f"stale_after_s must be positive, not {stale_after_s}")
@@ -95,6 +98,8 @@ class LiveBook:
         self.last_resync_reason: str | None = None
         self.stale_refreshes = 0
         self.stale_after_s = stale_after_s
+        self.market = market
+        self._event_ms: int | None = None  # the exchange time of the newest diff applied
         self.tasks: tuple[asyncio.Task[Any], ...] = ()  # owned by the keeper's registry
         self._backoff = backoff.fresh()
         self._listeners: Listeners[int] = Listeners(f"order book {symbol}")
@@ -126,6 +131,7 @@ class LiveBook:
     # -- input from the stream -------------------------------------------------------
     def on_diff(self, diff: BookDiff) -> None:
         result = self.book.on_diff(diff)
+        self._event_ms = diff.event_time
         self._heard_at = asyncio.get_running_loop().time()
         self._diff_since_sync = True
         self._first_diff.set()
@@ -141,6 +147,7 @@ class LiveBook:
         if not self._resyncing:
             self._resyncing = True
             self.resyncs += 1
+            BOOK_RESYNCS.labels(self.market).inc()
             self.last_resync_reason = reason
             log.warning("order book %s resync #%d: %s", self.symbol, self.resyncs, reason)
         self._resync_due.set()
@@ -250,12 +257,9 @@ class LiveBook:
                 delay = self._backoff.next_delay()
                 if isinstance(error, RateLimited):
                     delay = max(delay, error.retry_after)
-                log.warning(
-                    "order book %s: snapshot failed (%s); retrying in %.1fs",
-                    self.symbol,
-                    error,
-                    delay,
-                )
+                level = logging.DEBUG if is_outage(error) else logging.WARNING
+                message = "order book %s: snapshot failed (%s); retrying in %.1fs"
+                log.log(level, message, self.symbol, error, delay)
                 await asyncio.sleep(delay)
 
     async def run_pusher(self, interval_s: float) -> None:
@@ -269,4 +273,6 @@ class LiveBook:
 
     def _push(self) -> None:
         self.pushes += 1
+        if self._listeners:
+            observe_exchange_lag(self.market, "books", self._event_ms)
         self._listeners.tell(self.book.version)

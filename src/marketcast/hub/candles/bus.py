@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from marketcast.domain.candles import Candle
 from marketcast.domain.topics import Topic
+from marketcast.metrics import observe_exchange_lag
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +47,10 @@ class Bus:
     Subscribers must not block: they hand the event to a bounded per-client buffer.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, market: str = "spot") -> None:
         self._subscribers: dict[Topic, list[Subscriber]] = {}
         self._seq = 0
+        self._market = market
 
     def subscribe(self, topic: Topic, subscriber: Subscriber) -> Callable[[], None]:
         """Register ``subscriber``; return the function that unregisters it."""
@@ -69,7 +71,11 @@ class Bus:
     def publish(self, topic: Topic, candle: Candle, event_ms: int | None = None) -> Published:
         self._seq += 1
         event = Published(topic, candle, self._seq, event_ms)
-        for subscriber in tuple(self._subscribers.get(topic, ())):
+        subscribers = tuple(self._subscribers.get(topic, ()))
+        if subscribers:
+            # Clients' writes run in place below (queued only for a lagging client).
+            observe_exchange_lag(self._market, "candles", event_ms)
+        for subscriber in subscribers:
             try:
                 subscriber(event)
             except Exception:

@@ -56,6 +56,7 @@ class Hub:
         bus: Bus | None = None,
         limits: HubLimits = DEFAULT_LIMITS,
         simulated: bool = False,
+        market: str = "spot",
         ingest: bool = True,
         publish_locally: bool = True,
         clock: Callable[[], float] = time.time,
@@ -64,6 +65,7 @@ class Hub:
         self.catalog = SymbolCatalog(symbols)
         self.configured = tuple(topics)
         self.simulated = simulated
+        self.market = market
         self.store = store
         self.bus = bus or Bus()
         self.limits = limits
@@ -182,6 +184,7 @@ class Hub:
             self._publish,
             self.now_ms,
             on_replaced=self._on_replaced,
+            market=self.market,
         )
         self._syncs[topic] = sync
         self._workers[topic] = self._owner.start(sync.run(), name=f"sync {topic}")

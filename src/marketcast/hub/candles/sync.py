@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -19,9 +20,10 @@ from typing import Protocol
 from marketcast.domain.candles import Candle, TimeRange
 from marketcast.domain.series import absent_ranges, breaks, missing_before
 from marketcast.domain.topics import Topic
-from marketcast.errors import ExchangeError, StoreUnavailable
+from marketcast.errors import ExchangeError, is_outage
 from marketcast.hub.candles.history import KlineHistory
 from marketcast.hub.candles.pending import PendingUpdates
+from marketcast.metrics import CANDLES_FILLED, EXCHANGE_GAPS, INGEST_TO_PUBLISH
 from marketcast.store.base import CandleStore
 
 log = logging.getLogger(__name__)
@@ -59,6 +61,7 @@ class TopicSync:
         clock_ms: Callable[[], int],
         *,
         on_replaced: Callable[[Topic], None] = lambda topic: None,
+        market: str = "spot",
     ) -> None:
         self.topic = topic
         self._store = store
@@ -72,6 +75,10 @@ class TopicSync:
         self._wake = asyncio.Event()
         self.ready = asyncio.Event()
         self.stats = SyncStats()
+        self._market = market
+        # When the oldest update still waiting in the mailbox arrived (monotonic seconds).
+        self._offered_at: float | None = None
+        self._ingest_latency = INGEST_TO_PUBLISH.labels(market, "candles")
 
     @property
     def healthy(self) -> bool:
@@ -79,6 +86,8 @@ class TopicSync:
 
     def offer(self, candle: Candle, event_ms: int | None = None) -> None:
         self._pending.add(candle, event_ms)
+        if self._offered_at is None:
+            self._offered_at = time.monotonic()
         self._wake.set()
 
     def request_resync(self) -> None:
@@ -106,8 +115,8 @@ class TopicSync:
                 self.stats.failures += 1
                 self.stats.last_error = f"{type(error).__name__}: {error}"
                 delay = _RETRY_DELAYS[min(attempt, len(_RETRY_DELAYS) - 1)]
-                if isinstance(error, StoreUnavailable):
-                    log.debug("sync %s waits for the store: %s", self.topic, error)
+                if is_outage(error):
+                    log.debug("sync %s waits for the store or exchange: %s", self.topic, error)
                 elif isinstance(error, ExchangeError):
                     log.warning("sync %s failed, retrying in %.1fs: %s", self.topic, delay, error)
                 else:
@@ -121,6 +130,7 @@ class TopicSync:
     async def _drain(self) -> None:
         """Apply everything in the mailbox; on failure put back what was not applied."""
         resync, candles, event_ms = self._pending.take()
+        offered_at, self._offered_at = self._offered_at, None
         done = 0
         try:
             if resync:
@@ -134,7 +144,11 @@ class TopicSync:
                 self._pending.request_resync()
             for candle in candles[done:]:
                 self._pending.add(candle, event_ms.get(candle.open_time))
+            self._offered_at = offered_at  # still waiting: its latency is not over
             raise
+        if offered_at is not None and candles:
+            # The oldest update of the batch: what a client waited longest for.
+            self._ingest_latency.observe(time.monotonic() - offered_at)
 
     async def _bootstrap(self) -> None:
         if await self._store.last(self.topic) is not None:
@@ -168,7 +182,7 @@ class TopicSync:
         )
         changed = await self._store_and_publish(fetched)
         self.stats.fills += 1
-        self.stats.candles_filled += len(changed)
+        self._count_filled(len(changed))
 
     def _within_buffer(self, missing: TimeRange) -> TimeRange:
         """Only the newest ``capacity`` candles of a long outage can be kept: fetch those.
@@ -208,7 +222,7 @@ class TopicSync:
                 absent_ranges(span, (c.open_time for c in page), self.topic.interval)
             )
             changed = await self._store_and_publish(keep)
-            self.stats.candles_filled += len(changed)
+            self._count_filled(len(changed))
             if not full:
                 return
             start = page[-1].open_time
@@ -225,8 +239,13 @@ class TopicSync:
             await asyncio.sleep(0)  # let client writers run between large batches
         return changed
 
+    def _count_filled(self, candles: int) -> None:
+        self.stats.candles_filled += candles
+        CANDLES_FILLED.labels(self._market).inc(candles)
+
     async def _record_gaps(self, gaps: Sequence[TimeRange]) -> None:
         if gaps:
             self.stats.exchange_gaps += len(gaps)
+            EXCHANGE_GAPS.labels(self._market).inc(len(gaps))
             log.warning("exchange has no candles for %s in %s", self.topic, gaps)
             await self._store.add_exchange_gaps(self.topic, gaps)

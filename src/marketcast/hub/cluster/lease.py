@@ -22,6 +22,8 @@ from collections.abc import Awaitable, Callable
 import redis.asyncio as redis
 from redis.exceptions import RedisError
 
+from marketcast.metrics import LEADER
+
 log = logging.getLogger(__name__)
 
 # Renew only if we still hold the lease, or nobody does (the key vanished with a restart).
@@ -55,6 +57,8 @@ class LeaderLease:
         self._release = self._redis.register_script(_RELEASE)
         self.leader = False
         self.transitions = 0
+        self._gauge = LEADER.labels(market)
+        self._gauge.set(0)
 
     async def _try(self, script: bool) -> bool:
         if script:
@@ -90,10 +94,12 @@ class LeaderLease:
                     renewed_at = sent_at
             if held and not self.leader:
                 self.leader, self.transitions = True, self.transitions + 1
+                self._gauge.set(1)
                 log.warning("leader lease %s acquired by %s", self.key, self.node_id)
                 await on_acquired()
             elif not held and self.leader:
                 self.leader, self.transitions = False, self.transitions + 1
+                self._gauge.set(0)
                 log.warning("leader lease %s lost by %s", self.key, self.node_id)
                 await on_lost()
             await asyncio.sleep(max(0.0, period - (time.monotonic() - sent_at)))
@@ -101,6 +107,7 @@ class LeaderLease:
     async def aclose(self) -> None:
         """Hand the lease over at once instead of letting it expire (clean shutdown)."""
         if self.leader:
+            self._gauge.set(0)
             with contextlib.suppress(RedisError):  # if not, it expires by itself
                 await self._release(keys=[self.key], args=[self.node_id])
         await self._redis.aclose()

@@ -30,7 +30,7 @@ from typing import Any
 
 from marketcast.domain.intervals import Interval
 from marketcast.domain.liquidations import Bucket, Liquidation
-from marketcast.errors import NotReady, UnknownSymbol
+from marketcast.errors import NotReady, UnknownSymbol, is_outage
 from marketcast.exchanges.binance.limits import Backoff
 from marketcast.exchanges.binance.messages import LiquidationEvent
 from marketcast.hub.liquidations.holdings import (
@@ -190,7 +190,8 @@ class LiquidationKeeper(AsyncResource):
                 break
             except Exception as error:  # the exchange being down is expected; retry
                 delay = self._backoff.next_delay()
-                log.warning("USD-M exchange info failed, retrying in %.1fs: %s", delay, error)
+                level = logging.DEBUG if is_outage(error) else logging.WARNING
+                log.log(level, "USD-M exchange info failed, retrying in %.1fs: %s", delay, error)
                 await asyncio.sleep(delay)
         self._covered = frozenset(listing.symbol for listing in listings)
         always = [s for s in self._always if s in self._covered]
@@ -256,9 +257,9 @@ class LiquidationKeeper(AsyncResource):
             except Exception as error:  # Redis restarting, or a bug: the symbol must load
                 self.stats.load_failures += 1
                 delay = backoff.next_delay()
-                log.warning(
-                    "loading %s liquidations failed, retry in %.1fs: %s", symbol, delay, error
-                )
+                level = logging.DEBUG if is_outage(error) else logging.WARNING
+                message = "loading %s liquidations failed, retry in %.1fs: %s"
+                log.log(level, message, symbol, delay, error)
                 await asyncio.sleep(delay)
 
     @staticmethod

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Final, Protocol
 
 from marketcast.domain.symbols import normalize_symbol, suggest_symbols
-from marketcast.errors import NotReady, UnknownSymbol
+from marketcast.errors import NotReady, UnknownSymbol, is_outage
 from marketcast.exchanges.binance.messages import SymbolInfo
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,8 @@ class SymbolCatalog:
             try:
                 infos = await exchange.exchange_info()
             except Exception as error:
-                log.warning("exchange info unavailable, retrying in %.1fs: %s", delay, error)
+                level = logging.DEBUG if is_outage(error) else logging.WARNING
+                log.log(level, "exchange info unavailable, retrying in %.1fs: %s", delay, error)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, MAX_RETRY_S)
                 continue

@@ -26,9 +26,10 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from marketcast.domain.trades import Trade, TradeTape, proven_absent
-from marketcast.errors import ExchangeError, RateLimited
+from marketcast.errors import ExchangeError, RateLimited, is_outage
 from marketcast.exchanges.binance.limits import Backoff
 from marketcast.hub.symbol_feeds.listeners import Listeners
+from marketcast.metrics import TRADE_GAP_FILLS, TRADES_FILLED, observe_exchange_lag
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +52,11 @@ class TradeHistory(Protocol):
 class LiveTape:
     """One symbol's tape, its loading state, its gap filling and its listeners."""
 
-    def __init__(self, symbol: str, stream: str, capacity: int, backoff: Backoff) -> None:
+    def __init__(
+        self, symbol: str, stream: str, capacity: int, backoff: Backoff, market: str = "spot"
+    ) -> None:
         self.symbol = symbol
+        self.market = market
         self.stream = stream
         self.tape = TradeTape(capacity)
         self.loaded = asyncio.Event()
@@ -80,6 +84,8 @@ class LiveTape:
             self._early.append(trade)
             return
         newest = self.tape.newest(1)
+        if self._listeners:
+            observe_exchange_lag(self.market, "trades", trade.time_ms)
         self._deliver(self.tape.add([trade]))
         if newest and trade.id > newest[0].id + 1:
             self._work.set()  # an id jump: the trades in between are fetched from REST
@@ -201,6 +207,8 @@ class LiveTape:
         if new:
             self.fills += 1
             self.filled += len(new)
+            TRADE_GAP_FILLS.labels(self.market).inc()
+            TRADES_FILLED.labels(self.market).inc(len(new))
             log.info("trade tape %s: filled %d trades from id %d", self.symbol, len(new), first)
         self._deliver(new)
 
@@ -220,7 +228,8 @@ class LiveTape:
                 delay = self._backoff.next_delay()
                 if isinstance(error, RateLimited):
                     delay = max(delay, error.retry_after)
-                log.warning("trade tape %s: %s; retrying in %.1fs", self.symbol, error, delay)
+                level = logging.DEBUG if is_outage(error) else logging.WARNING
+                log.log(level, "trade tape %s: %s; retrying in %.1fs", self.symbol, error, delay)
                 await asyncio.sleep(delay)
             else:
                 self._backoff.reset()

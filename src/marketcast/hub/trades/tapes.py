@@ -63,11 +63,13 @@ class TradeTapes(StreamedFeeds[LiveTape]):
         limits: FeedLimits = DEFAULT_LIMITS,
         clock: Callable[[], float] = time.monotonic,
         backoff: Backoff | None = None,
+        market: str = "spot",
     ) -> None:
         if capacity < 1:
             raise ValueError(f"capacity must be at least 1, not {capacity}")
         self._rest = rest
         self._capacity = capacity
+        self._market = market
         # Trade ids and aggregate ids are different sequences: keep only the one REST fills.
         self._aggregate = trade_stream.startswith("@aggTrade")
         self._backoff = backoff or Backoff()
@@ -97,7 +99,7 @@ class TradeTapes(StreamedFeeds[LiveTape]):
 
     # -- StreamedFeeds ---------------------------------------------------------------
     def _new_state(self, symbol: str, stream: str) -> LiveTape:
-        return LiveTape(symbol, stream, self._capacity, self._backoff)
+        return LiveTape(symbol, stream, self._capacity, self._backoff, self._market)
 
     def _state_tasks(self, state: LiveTape) -> dict[str, Coroutine[Any, Any, None]]:
         return {f"trade-tape-{state.symbol}": state.run(self._rest)}

@@ -1,0 +1,209 @@
+"""The node's Prometheus metrics: what each layer counts, in one place.
+
+Every layer records here (the exchange adapter its connections and REST weight, the hub
+its fills and resyncs, the store its operation times, the transport its clients), and
+``GET /metrics`` renders :data:`REGISTRY` with the process's own metrics beside it.
+
+The metrics belong to the process, as Prometheus expects of a scrape target: one node
+per process in production. Tests that run several nodes in one process see their sums,
+so they compare before and after rather than absolute values.
+
+Labels are bounded by construction: ``market`` (``spot``/``usdm``), a stream or feed kind,
+a route template (``/ws/candles/{symbol}``, never the path a client sent), a store
+operation name. Nothing is labelled per client, symbol or topic.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Final
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+)
+from prometheus_client.gc_collector import GCCollector
+from prometheus_client.platform_collector import PlatformCollector
+from prometheus_client.process_collector import ProcessCollector
+
+# ``*_created`` series would double the scrape for a timestamp nobody alerts on.
+disable_created_metrics()  # type: ignore[no-untyped-call]
+REGISTRY: Final = CollectorRegistry()
+for _collector in (ProcessCollector, PlatformCollector, GCCollector):
+    _collector(registry=REGISTRY)
+
+# Fast paths are tens of microseconds, a client's view of freshness up to seconds.
+_INGEST_BUCKETS: Final = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                          0.05, 0.1, 0.25, 0.5, 1.0, 2.5)  # fmt: skip
+_CLIENT_BUCKETS: Final = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+_STORE_BUCKETS: Final = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                         0.1, 0.25, 0.5, 1.0)  # fmt: skip
+
+# --- exchange adapter --------------------------------------------------------------------
+UPSTREAM_CONNECTIONS: Final = Gauge(
+    "marketcast_upstream_connections",
+    "Open WebSocket connections to the exchange.",
+    ["market"],
+    registry=REGISTRY,
+)
+UPSTREAM_CONNECTS: Final = Counter(
+    "marketcast_upstream_connects",
+    "WebSocket connections to the exchange opened, first ones included.",
+    ["market"],
+    registry=REGISTRY,
+)
+UPSTREAM_RECONNECTS: Final = Counter(
+    "marketcast_upstream_reconnects",
+    "Exchange WebSocket connections re-established after a loss.",
+    ["market"],
+    registry=REGISTRY,
+)
+UPSTREAM_MESSAGES: Final = Counter(
+    "marketcast_upstream_messages",
+    "Market-data messages received from the exchange, by stream kind.",
+    ["market", "stream"],
+    registry=REGISTRY,
+)
+REST_REQUESTS: Final = Counter(
+    "marketcast_rest_requests",
+    "REST requests sent to the exchange (every attempt).",
+    ["market"],
+    registry=REGISTRY,
+)
+REST_WEIGHT_USED: Final = Gauge(
+    "marketcast_rest_weight_used",
+    "Request weight the exchange reports used in the current minute (last response).",
+    ["market"],
+    registry=REGISTRY,
+)
+REST_RATE_LIMITED: Final = Counter(
+    "marketcast_rest_rate_limited",
+    "REST answers 429 (rate limited) and 418 (IP banned) from the exchange.",
+    ["market", "status"],
+    registry=REGISTRY,
+)
+
+# --- hub ---------------------------------------------------------------------------------
+INGEST_TO_PUBLISH: Final = Histogram(
+    "marketcast_ingest_to_publish_seconds",
+    "From the hub taking an update off the exchange stream to publishing it to clients.",
+    ["market", "feed"],
+    buckets=_INGEST_BUCKETS,
+    registry=REGISTRY,
+)
+EXCHANGE_TO_CLIENT: Final = Histogram(
+    "marketcast_exchange_to_client_seconds",
+    "From the exchange's event time to the update being handed to client sockets.",
+    ["market", "feed"],
+    buckets=_CLIENT_BUCKETS,
+    registry=REGISTRY,
+)
+CANDLES_FILLED: Final = Counter(
+    "marketcast_candles_filled",
+    "Candles written from REST to fill a gap or bootstrap a topic.",
+    ["market"],
+    registry=REGISTRY,
+)
+EXCHANGE_GAPS: Final = Counter(
+    "marketcast_exchange_gaps",
+    "Ranges the exchange itself has no candles for (recorded, never papered over).",
+    ["market"],
+    registry=REGISTRY,
+)
+BOOK_RESYNCS: Final = Counter(
+    "marketcast_book_resyncs",
+    "Order books rebuilt from a fresh snapshot.",
+    ["market"],
+    registry=REGISTRY,
+)
+TRADE_GAP_FILLS: Final = Counter(
+    "marketcast_trade_gap_fills",
+    "Breaks in a trade tape's ids repaired from REST.",
+    ["market"],
+    registry=REGISTRY,
+)
+TRADES_FILLED: Final = Counter(
+    "marketcast_trades_filled",
+    "Trades fetched from REST to repair breaks in trade tapes.",
+    ["market"],
+    registry=REGISTRY,
+)
+LEADER: Final = Gauge(
+    "marketcast_leader",
+    "1 while this node holds the market's ingest lease (Redis store), else 0.",
+    ["market"],
+    registry=REGISTRY,
+)
+
+# --- store -------------------------------------------------------------------------------
+STORE_OPERATION: Final = Histogram(
+    "marketcast_store_operation_seconds",
+    "Time of one store operation, failed ones included.",
+    ["store", "operation"],
+    buckets=_STORE_BUCKETS,
+    registry=REGISTRY,
+)
+STORE_ERRORS: Final = Counter(
+    "marketcast_store_errors",
+    "Store operations that failed because the store was unavailable.",
+    ["store", "operation"],
+    registry=REGISTRY,
+)
+
+# --- client transport --------------------------------------------------------------------
+WS_CLIENTS: Final = Gauge(
+    "marketcast_ws_clients",
+    "Open client WebSockets, by route template.",
+    ["route"],
+    registry=REGISTRY,
+)
+SUBSCRIPTIONS: Final = Gauge(
+    "marketcast_subscriptions",
+    "Live client subscriptions, by channel.",
+    ["channel"],
+    registry=REGISTRY,
+)
+SLOW_CONSUMER_CLOSES: Final = Counter(
+    "marketcast_slow_consumer_closes",
+    "Clients closed with 4008 because they did not keep up.",
+    registry=REGISTRY,
+)
+
+
+def counted_subscription(channel: str, unsubscribe: Callable[[], None]) -> Callable[[], None]:
+    """Count one subscription on ``channel`` until the returned function ends it
+    (calling that more than once ends it once)."""
+    gauge = SUBSCRIPTIONS.labels(channel)
+    gauge.inc()
+    done = False
+
+    def end() -> None:
+        nonlocal done
+        if not done:
+            done = True
+            gauge.dec()
+            unsubscribe()
+
+    return end
+
+
+def observe_exchange_lag(market: str, feed: str, event_ms: int | None) -> None:
+    """Record how old an update from the exchange is as it reaches client sockets."""
+    if event_ms:
+        lag = time.time() - event_ms / 1000
+        EXCHANGE_TO_CLIENT.labels(market, feed).observe(max(lag, 0.0))
+
+
+@contextmanager
+def timed_store_operation(store: str, operation: str) -> Iterator[None]:
+    """Time the block as one ``operation`` of ``store`` (``memory`` or ``redis``)."""
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        STORE_OPERATION.labels(store, operation).observe(time.perf_counter() - started)
