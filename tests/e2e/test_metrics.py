@@ -25,7 +25,7 @@ from marketcast.config import Settings
 from marketcast.exchanges.sim import SimConfig
 from support.routes import websocket_paths
 from support.servers import running_hub, wait_ready
-from support.wsio import receive_until
+from support.wsio import closed_with, receive_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
@@ -162,3 +162,34 @@ async def test_metrics_can_be_opened_to_a_scraper_without_the_token() -> None:
         assert metrics.status_code == 200
         assert "marketcast_upstream_connections" in metrics.text
         assert (await client.get("/symbols")).status_code == 401
+
+
+REFUSED = (
+    "/ws/candles/NOPEUSDT",
+    "/ws/NOPEUSDT",
+    "/api/v1/ws/orderbook/NOPEUSDT",
+    "/api/v1/ws/orderbook?limit=2",
+    "/api/v1/ws/candles/BTCUSDT/7m",
+    "/ws?batch_ms=abc",
+)
+
+
+async def test_sockets_refused_after_accepting_are_not_counted_as_clients() -> None:
+    config = SimConfig(seed=5, symbols=("BTCUSDT",), start_paused=True)
+    async with running_hub(config, symbols=("BTCUSDT",), intervals=("1m",), feeds=()) as hub:
+        await wait_ready(hub.http)
+        async with httpx.AsyncClient(base_url=hub.http, headers=AUTH) as client:
+            before = await scrape(client)
+            for path in REFUSED:
+                async with websockets.connect(f"{hub.ws}{path}") as ws:
+                    await closed_with(ws, timeout=30)
+            await wait_for(
+                client,
+                lambda found: (
+                    total(found, "marketcast_ws_clients") == total(before, "marketcast_ws_clients")
+                ),
+                "the refused sockets uncounted",
+            )
+            after = await scrape(client)
+    closes = "marketcast_slow_consumer_closes_total"
+    assert total(after, closes) == total(before, closes)

@@ -22,6 +22,7 @@ from marketcast.api.state import AppState
 from marketcast.api.transport.access import OPEN_PATHS, TokenGate
 from marketcast.api.transport.admission import Admission, admission_limits
 from marketcast.api.transport.direct import CaptureConnection
+from marketcast.api.transport.sockets import EndSessions
 from marketcast.config import Settings
 from marketcast.errors import MarketcastError
 from marketcast.node import Node
@@ -67,6 +68,7 @@ def create_app(settings: Settings, *, simulated: bool = False) -> FastAPI:
     # The layers outside it (CORS, Starlette's error middleware) pass a WebSocket's
     # ``send`` through untouched: the capture sees uvicorn's own (see transport.direct).
     app.add_middleware(CaptureConnection)
+    app.add_middleware(EndSessions)
 
     # Preflights (which carry no credentials) and 401 answers still get CORS headers a
     # browser page on another origin can read.

@@ -196,6 +196,13 @@ class ClientSession:
             if self._direct is not None:
                 self._direct.abort()
 
+    def end(self) -> None:
+        """The endpoint is done with this socket: stop feeding and counting it, if
+        :meth:`serve` has not (a socket refused after it was accepted never serves)."""
+        if self.close_code is None:
+            self.close_code = 1000
+        self._run_cleanups()
+
     def _run_cleanups(self) -> None:
         cleanups, self._cleanups = self._cleanups, []
         for cleanup in cleanups:

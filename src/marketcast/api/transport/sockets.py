@@ -14,6 +14,7 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Final
 
+from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from marketcast.api.errors import error_code, error_details
@@ -34,6 +35,8 @@ HEARTBEAT_TICK_S: Final = 1.0
 MAX_BATCH_MS: Final = 1000
 
 MessageHandler = Callable[[ClientSession, str], Awaitable[None]]
+# The sessions opened on one connection, ended by EndSessions when its endpoint returns.
+SESSIONS_KEY: Final = "marketcast.sessions"
 
 
 def send_error(session: ClientSession, error: MarketcastError, **extra: object) -> None:
@@ -119,6 +122,7 @@ class Sockets:
         if session.acks is not None:
             self.heartbeat.add(session)
         self._track(session, websocket)
+        websocket.scope.setdefault(SESSIONS_KEY, []).append(session)
         return session
 
     def queue_depths(self) -> list[int]:
@@ -183,6 +187,26 @@ class Sockets:
                     await _handle(session, raw, handle)
 
         return loop
+
+
+class EndSessions:
+    """ASGI middleware: end every session a WebSocket endpoint opened once it returns.
+
+    An endpoint that refuses a socket after accepting it (an unknown symbol, a bad
+    query) returns without serving the session; without this its heartbeat entry and
+    its place in the client count would stay until the heartbeat took it for a slow
+    consumer.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            for session in scope.get(SESSIONS_KEY, ()):
+                session.end()
 
 
 async def _handle(session: ClientSession, raw: str, handle: MessageHandler) -> None:
