@@ -26,6 +26,7 @@ import orjson
 from websockets.asyncio.client import ClientConnection, connect
 
 CHECKPOINT_S = 5.0
+INTERVAL_S = {"1m": 60, "3m": 180, "5m": 300, "15m": 900, "30m": 1800, "1h": 3600}
 Row = list[Any]  # [time, open, high, low, close, volume, closed]
 
 
@@ -146,6 +147,24 @@ class Client:
             }
         return set()
 
+    def series_behind(self, clock_ms: int) -> int:
+        """Series whose newest candle is older than the one before the current one."""
+        behind = 0
+        for symbol, code in self.plan.topics:
+            held = self.series.get(f"{symbol}:{code}")
+            step = INTERVAL_S[code]
+            current = clock_ms // 1000 // step * step
+            behind += not held or max(held) < current - step
+        return behind
+
+    def open_holes(self) -> int:
+        """Tapes whose held segment misses ids (a gap the hub has not filled yet)."""
+        holes = 0
+        for segments in self.trade_segments.values():
+            ids = set(segments[-1]) if segments else set()
+            holes += bool(ids) and max(ids) - min(ids) + 1 != len(ids)
+        return holes
+
     def checkpoint(self) -> None:
         view = self._latest_book
         if view is not None and (not self.book_views or self.book_views[-1] is not view):
@@ -221,6 +240,23 @@ def told_to_stop(path: Path) -> bool:
     return path.exists()
 
 
+def report_progress(clock_file: Path, progress_file: Path, clients: list[Client]) -> None:
+    """Against the exchange clock the soak writes to ``clock_file``: how many series are
+    behind and how many tapes hold an open hole (written atomically)."""
+    try:
+        clock_ms = int(clock_file.read_text())
+    except (FileNotFoundError, ValueError):
+        return
+    state = {
+        "clock_ms": clock_ms,
+        "behind": sum(client.series_behind(clock_ms) for client in clients),
+        "open_holes": sum(client.open_holes() for client in clients),
+    }
+    partial = progress_file.with_suffix(".tmp")
+    partial.write_bytes(orjson.dumps(state))
+    partial.replace(progress_file)
+
+
 async def main(plan_file: Path, results_file: Path, stop_file: Path) -> None:
     clients = [Client(plan) for plan in read_plans(plan_file)]
     stop = asyncio.Event()
@@ -228,13 +264,19 @@ async def main(plan_file: Path, results_file: Path, stop_file: Path) -> None:
     for client in clients:  # open gradually: a real audience does not arrive in one tick
         runs.append(asyncio.create_task(client.run(stop)))
         await asyncio.sleep(0.002)
-    next_checkpoint = time.monotonic() + CHECKPOINT_S
+    clock_file = stop_file.parent / "clock"
+    progress_file = results_file.with_name(results_file.name.replace("results", "progress"))
+    next_checkpoint = next_report = time.monotonic() + CHECKPOINT_S
     while not told_to_stop(stop_file):
         await asyncio.sleep(0.2)
-        if time.monotonic() >= next_checkpoint:
+        now = time.monotonic()
+        if now >= next_checkpoint:
             for client in clients:
                 client.checkpoint()
             next_checkpoint += CHECKPOINT_S
+        if now >= next_report:
+            report_progress(clock_file, progress_file, clients)
+            next_report = now + 0.5
     stop.set()
     await asyncio.gather(*runs, return_exceptions=True)
     write_results(results_file, clients)
