@@ -14,6 +14,7 @@ When ``STOP_FILE`` appears, every client stops and the process writes what each 
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import sys
 import time
@@ -283,4 +284,6 @@ async def main(plan_file: Path, results_file: Path, stop_file: Path) -> None:
 
 
 if __name__ == "__main__":
+    # Writes to a node the soak killed make asyncio warn once each: noise, not news.
+    logging.getLogger("asyncio").setLevel(logging.ERROR)
     asyncio.run(main(Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])))

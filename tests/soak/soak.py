@@ -36,6 +36,7 @@ import asyncio
 import contextlib
 import functools
 import itertools
+import logging
 import sys
 import tempfile
 import time
@@ -368,6 +369,7 @@ async def phase(
     """Run ``clients`` against the ``serve`` nodes for ``seconds`` with faults and
     ``kills`` (at fractions of the phase), then settle and account."""
     tally = Tally(name)
+    say(f"{name}: {clients} clients for {seconds:.0f} s")
     watch = Watch()
     watch.nodes = list(nodes.values())
     watcher = asyncio.create_task(watch.run())
@@ -383,8 +385,10 @@ async def phase(
                 await asyncio.sleep(max(0.0, started + at * seconds - time.monotonic()))
                 await kill()
                 tally.kills += 1
+                say(f"{name}: kill {tally.kills} done")
             await asyncio.sleep(max(0.0, started + seconds - time.monotonic()))
             faults.cancel()
+            say(f"{name}: {tally.faults} faults injected; waiting for the clients to converge")
             sim.faults.clear_rest_errors()
             sim.faults.rest_latency(0)
             for each in nodes.values():
@@ -502,12 +506,20 @@ def table(tallies: list[Tally]) -> str:
     return "\n".join(lines + (["notes:", *notes] if notes else []))
 
 
+def say(line: str) -> None:
+    """Progress on stderr, so a long soak is never silent (the table goes to stdout)."""
+    print(f"[{time.strftime('%H:%M:%S')}] {line}", file=sys.stderr, flush=True)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--clients", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
+    # The simulator keeps writing to connections of nodes the soak kills; asyncio warns
+    # about each such write, which says nothing about the hub.
+    logging.getLogger("asyncio").setLevel(logging.ERROR)
     began = time.monotonic()
     tallies = asyncio.run(soak(args.minutes, args.clients, args.seed))
     print(table(tallies))

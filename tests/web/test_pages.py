@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -196,6 +197,12 @@ async def test_gzip_twin_is_sent_to_browsers_that_accept_it(
     refused = await client.get("/static/app.js", headers={"Accept-Encoding": "gzip;q=0"})
     assert "content-encoding" not in refused.headers
     assert (await client.get("/static/app.js.gz")).status_code == 404
+    # Rebuilt without a new twin (npm run watch): the stale twin is not served.
+    os.utime(static / "app.js.gz", ns=(0, 0))
+    (static / "app.js").write_text("rebuilt();")
+    rebuilt = await client.get("/static/app.js", headers={"Accept-Encoding": "gzip"})
+    assert "content-encoding" not in rebuilt.headers
+    assert rebuilt.text == "rebuilt();"
 
 
 @on_hub_loop

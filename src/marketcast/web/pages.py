@@ -73,7 +73,7 @@ def asset(request: Request, found: Path) -> Response:
     """``found`` (or its gzip twin, when the browser takes gzip) with validators; 304
     when the browser already holds this version."""
     twin = found.with_name(found.name + ".gz")
-    gzipped = accepts_gzip(request.headers.get("accept-encoding")) and twin.is_file()
+    gzipped = accepts_gzip(request.headers.get("accept-encoding")) and _fresh_twin(found, twin)
     served = twin if gzipped else found
     stat = served.stat()
     etag = entity_tag(stat.st_mtime_ns, stat.st_size)
@@ -84,6 +84,15 @@ def asset(request: Request, found: Path) -> Response:
     if gzipped:
         headers["Content-Encoding"] = "gzip"
     return FileResponse(served, media_type=content_type(found.name), headers=headers)
+
+
+def _fresh_twin(found: Path, twin: Path) -> bool:
+    """A twin older than its file is left from an earlier build (``npm run watch``
+    writes none): serving it would hide the rebuilt file."""
+    try:
+        return twin.stat().st_mtime_ns >= found.stat().st_mtime_ns
+    except FileNotFoundError:
+        return False
 
 
 @router.api_route("/", methods=GET_HEAD)
