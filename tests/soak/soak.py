@@ -115,6 +115,8 @@ class Tally:
     book_mismatches: int = 0
     max_rss_mib: float = 0.0
     notes: list[str] = field(default_factory=list)
+    fault_kinds: set[str] = field(default_factory=set)
+    missed_faults: int = 0  # fault kinds the phase was too short to inject: a failed soak
 
     LOSSES = ("missing", "extra", "wrong_closed", "stale", "duplicates", "lost_trades")
 
@@ -351,6 +353,7 @@ async def inject_faults(sim: SimExchange, every_s: float, tally: Tally) -> None:
         await asyncio.sleep(every_s)
         fault(sim.faults)
         tally.faults += 1
+        tally.fault_kinds.add(name)
         if name == "rest_latency":
             await asyncio.sleep(every_s / 2)
             sim.faults.rest_latency(0)
@@ -380,7 +383,9 @@ async def phase(
         processes = max(1, min(4, clients // 100))
         async with audience(clients, urls, processes=processes) as folder:
             started = time.monotonic()
-            faults = asyncio.create_task(inject_faults(sim, max(3.0, seconds / 12), tally))
+            # Spaced so that every kind comes once in each phase, whatever its length.
+            every_s = seconds / (len(FAULTS) + 1)
+            faults = asyncio.create_task(inject_faults(sim, every_s, tally))
             for at, kill in kills:
                 await asyncio.sleep(max(0.0, started + at * seconds - time.monotonic()))
                 await kill()
@@ -388,6 +393,9 @@ async def phase(
                 say(f"{name}: kill {tally.kills} done")
             await asyncio.sleep(max(0.0, started + seconds - time.monotonic()))
             faults.cancel()
+            if missed := [kind for kind, _ in FAULTS if kind not in tally.fault_kinds]:
+                tally.missed_faults += len(missed)
+                tally.notes.append(f"{name}: fault kinds not injected: {', '.join(missed)}")
             say(f"{name}: {tally.faults} faults injected; waiting for the clients to converge")
             sim.faults.clear_rest_errors()
             sim.faults.rest_latency(0)
@@ -524,8 +532,9 @@ def main() -> int:
     tallies = asyncio.run(soak(args.minutes, args.clients, args.seed))
     print(table(tallies))
     lost = sum(tally.lost for tally in tallies)
+    missed = sum(tally.missed_faults for tally in tallies)
     print(f"{'LOSS' if lost else 'no loss'}: {lost}; took {time.monotonic() - began:.0f} s")
-    return 1 if lost else 0
+    return 1 if lost or missed else 0
 
 
 if __name__ == "__main__":

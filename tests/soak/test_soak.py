@@ -15,4 +15,5 @@ async def test_a_short_soak_loses_nothing() -> None:
     assert all(tally.clients for tally in tallies), "a phase had no clients"
     assert all(tally.messages for tally in tallies), "a phase delivered nothing"
     assert sum(tally.kills for tally in tallies) == 3
+    assert sum(tally.missed_faults for tally in tallies) == 0, table(tallies)
     assert sum(tally.lost for tally in tallies) == 0, table(tallies)
