@@ -250,15 +250,46 @@ def test_buffer_is_bounded_and_keeps_the_newest_diffs() -> None:
     assert book.on_snapshot(snap(2)) == Synced(2, replayed=3, dropped=0)
 
 
-def test_snapshot_while_synced_only_counts_when_newer() -> None:
+def test_snapshot_while_synced_only_counts_when_newer_or_equal() -> None:
     book = OrderBook(SPOT)
     book.on_snapshot(snap(10, (bid("1", "1"),)))
     book.on_diff(spot(11, 20))
-    assert isinstance(book.on_snapshot(snap(20)), Ignored)
+    assert isinstance(book.on_snapshot(snap(19)), Ignored)
     assert book.on_snapshot(snap(30, (bid("9", "9"),))) == Synced(30, replayed=0, dropped=0)
     assert dict(book.bids) == {D(9): D(9)}
     assert isinstance(book.on_diff(spot(21, 30)), Ignored)
     assert book.on_diff(spot(31, 31)) == Applied(31)
+
+
+@pytest.mark.parametrize("rule", [SPOT, FUTURES])
+def test_an_equal_id_snapshot_restores_levels_lost_at_the_deep_edge(rule: SyncRule) -> None:
+    # The exchange holds bids 10..6; a 3-level snapshot showed 10, 9, 8. Deleting 10 and
+    # 9 left the local book 8 alone, while the exchange's 7 and 6 moved up unseen.
+    book = OrderBook(rule)
+    book.on_snapshot(snap(10, (bid("10", "1"), bid("9", "1"), bid("8", "1"))))
+    delete = (bid("10", "0"), bid("9", "0"))
+    book.on_diff(spot(11, 12, delete) if rule is SPOT else fut(9, 12, None, delete))
+    assert dict(book.bids) == {D(8): D(1)}
+    version = book.version
+    deeper = snap(12, (bid("8", "1"), bid("7", "2"), bid("6", "3")))
+    assert book.on_snapshot(deeper) == Synced(12, replayed=0, dropped=0)
+    assert dict(book.bids) == {D(8): D(1), D(7): D(2), D(6): D(3)}
+    assert book.version > version
+    # The book still follows the same sequence: the next diff chains on as before.
+    follow = spot(13, 13, (bid("7", "0"),)) if rule is SPOT else fut(13, 14, 12, (bid("7", "0"),))
+    assert isinstance(book.on_diff(follow), Applied)
+    assert dict(book.bids) == {D(8): D(1), D(6): D(3)}
+
+
+def test_a_shallower_equal_id_snapshot_keeps_the_levels_beyond_it() -> None:
+    book = OrderBook(SPOT)
+    book.on_snapshot(snap(5, (bid("10", "1"), bid("9", "1"), bid("8", "1"))))
+    version = book.version
+    assert book.on_snapshot(snap(5, (bid("10", "1"),))) == Synced(5, replayed=0, dropped=0)
+    assert dict(book.bids) == {D(10): D(1), D(9): D(1), D(8): D(1)}
+    assert book.version == version  # nothing changed: no new version to push
+    book.on_snapshot(snap(5, (bid("10", "2"),)))
+    assert dict(book.bids) == {D(10): D(2), D(9): D(1), D(8): D(1)}
 
 
 def test_snapshot_zero_quantities_are_not_levels_and_event_time_is_kept() -> None:

@@ -60,6 +60,31 @@ class BookSide:
                 self._quantities[price] = quantity
         self._prices = sorted(self._quantities)
 
+    def refresh(self, levels: Iterable[Level]) -> bool:
+        """Take a snapshot of this side *at the book's own update id*: its levels are
+        the truth from the best price down to its deepest one; what the side holds
+        beyond that is kept. Return whether anything changed.
+
+        A local side only learns of levels through diffs, so deletions inside its depth
+        shrink it while the exchange's deeper levels move up unseen; an equal-id snapshot
+        restores them without disturbing the sequence the book follows.
+        """
+        fresh = {price: quantity for price, quantity in levels if quantity}
+        if not fresh:
+            return False  # an empty side says nothing about how deep it reaches
+        deepest = min(fresh) if self._descending else max(fresh)
+        sign = -1 if self._descending else 1  # further from the best price: lower bids
+        merged = {
+            price: quantity
+            for price, quantity in self._quantities.items()
+            if (price - deepest) * sign > 0
+        } | fresh
+        if merged == self._quantities:
+            return False
+        self._quantities = merged
+        self._prices = sorted(merged)
+        return True
+
     def clear(self) -> None:
         self._prices = []
         self._quantities = {}

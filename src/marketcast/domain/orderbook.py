@@ -25,6 +25,10 @@ every later diff           ``first == previous final + 1``     ``previous_final 
 
 A diff whose ``final`` is not newer than the book is a duplicate and is ignored (spot
 update procedure: "if the event u is <= the update ID of your local order book, ignore").
+
+A snapshot at the very update id the synced book is at refreshes its levels (deep ones
+the book lost through deletions inside its depth) and the book follows on unchanged; an
+older one is ignored.
 """
 
 from __future__ import annotations
@@ -109,7 +113,8 @@ class Ignored:
 
 @dataclass(frozen=True, slots=True)
 class Synced:
-    """The snapshot was adopted; ``replayed`` buffered diffs applied, ``dropped`` were older."""
+    """The snapshot was adopted (at the book's own id: its levels merged in); ``replayed``
+    buffered diffs applied, ``dropped`` were older."""
 
     last_update: int
     replayed: int
@@ -215,10 +220,10 @@ class OrderBook:
         book_id = snapshot.last_update
         if self._state is SyncState.SYNCED:
             assert self._last_update is not None
-            if book_id <= self._last_update:
-                return Ignored(
-                    f"snapshot {book_id} is not newer than the book ({self._last_update})"
-                )
+            if book_id == self._last_update:
+                return self._refresh(snapshot)
+            if book_id < self._last_update:
+                return Ignored(f"snapshot {book_id} is older than the book ({self._last_update})")
         pending = [
             diff
             for diff in self._buffer
@@ -250,6 +255,15 @@ class OrderBook:
         self._bridged = False
         self._event_time = snapshot.event_time
         self._version += 1
+
+    def _refresh(self, snapshot: BookSnapshot) -> Synced:
+        """The exchange's book at the very id this one is at: take its levels (deep ones
+        this book lost through deletions), keep following the same diff sequence."""
+        bids = self.bids.refresh(snapshot.bids)
+        asks = self.asks.refresh(snapshot.asks)
+        if bids or asks:
+            self._version += 1
+        return Synced(snapshot.last_update, replayed=0, dropped=0)
 
     def _follow(self, diff: BookDiff) -> DiffResult:
         assert self._last_update is not None

@@ -118,7 +118,7 @@ async def test_query_form_echoes_the_exchange_id_and_defaults_to_1m(hub: Running
     async with connect(f"{hub.ws}/api/v1/ws/candles/eth-usdt") as ws:
         history = await receive(ws, timeout=15)
         assert (history["symbol"], history["timeframe"]) == ("ETHUSDT", "1m")
-        assert history["count"] == 200  # no container_width: the floor
+        assert history["count"] == 400  # no container_width: OrderFox's default 800 px
         update = (await receive_until(ws, of_type("candle_update"), timeout=10))[-1]
         assert (update["symbol"], update["timeframe"]) == ("ETHUSDT", "1m")
 
@@ -135,7 +135,7 @@ async def test_query_form_serves_the_timeframe_asked_for_on_demand(hub: Running)
 
 @pytest.mark.parametrize(
     ("width", "count"),
-    [(None, 200), ("1", 200), ("399", 200), ("800", 400), ("1601.9", 800), ("5000", 1000)],
+    [(None, 400), ("1", 200), ("399", 200), ("800", 400), ("1601.9", 800), ("5000", 1000)],
 )
 async def test_container_width_sets_the_candle_count_clamped_to_200_1000(
     hub: Running, width: str | None, count: int
@@ -148,7 +148,7 @@ async def test_container_width_sets_the_candle_count_clamped_to_200_1000(
 
 async def test_candle_count_is_half_the_width_within_200_and_1000() -> None:
     assert [candle_count(w) for w in (None, 0, 400, 401, 402, 2000, 2002)] == [
-        200,
+        400,
         200,
         200,
         200,

@@ -14,9 +14,11 @@ time, never null: TradingView's chart throws on a null time. Candle rows also ca
 ``closed`` (whether the exchange has finalised the candle).
 
 How many candles: ``clamp(container_width // 2, 200, 1000)``, OrderFox's
-``(width / 6) * 3`` (three candles per six pixels); without ``container_width`` a chart
-gets the floor, 200. The buffer size caps both the socket and REST (``limit`` 1..buffer
-size, default 200; outside it a 400 ``{"detail","status_code"}``).
+``(width / 6) * 3`` (three candles per six pixels). Without ``container_width`` the width
+is OrderFox's own default, 800 pixels: 400 candles (neither upstream frontend sends the
+parameter, so a smaller default left their charts' left part empty). The buffer size caps
+both the socket and REST (``limit`` 1..buffer size, default 200; outside it a 400
+``{"detail","status_code"}``).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from marketcast.hub.candles.bus import Published
 
 MIN_CANDLES = 200
 MAX_CANDLES = 1000
+DEFAULT_CONTAINER_WIDTH = 800  # OrderFox's default chart width, in pixels
 DEFAULT_TIMEFRAME = "1m"
 
 router = APIRouter(prefix=PREFIX)
@@ -51,7 +54,7 @@ router = APIRouter(prefix=PREFIX)
 def candle_count(container_width: int | None) -> int:
     """Candles for a chart ``container_width`` pixels wide (module docstring)."""
     if container_width is None:
-        return MIN_CANDLES
+        container_width = DEFAULT_CONTAINER_WIDTH
     return max(MIN_CANDLES, min(container_width // 2, MAX_CANDLES))
 
 
