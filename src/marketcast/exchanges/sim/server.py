@@ -18,6 +18,7 @@ import socket
 import time
 from collections.abc import Callable, Generator
 from types import TracebackType
+from typing import Final
 
 import uvicorn
 from starlette.applications import Starlette
@@ -37,6 +38,19 @@ log = logging.getLogger(__name__)
 
 _STARTUP_TIMEOUT_S = 10.0
 _SHUTDOWN_TIMEOUT_S = 5.0
+
+
+class _DenialNoise(logging.Filter):
+    """Drops the ERROR uvicorn's websockets-sansio protocol logs after every handshake
+    denied with an HTTP response (it never marks that handshake complete; upstream:
+    Kludex/uvicorn#3138). The simulator denies by design (exchange downtime, bad stream
+    names), and a 503 on purpose is not an error."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != "ASGI callable returned without completing handshake."
+
+
+_DENIAL_NOISE: Final = _DenialNoise()
 
 
 def build_app(runtime: SimRuntime) -> Starlette:
@@ -134,6 +148,7 @@ class SimExchange:
             access_log=False,
             timeout_graceful_shutdown=1,
         )
+        logging.getLogger("uvicorn.error").addFilter(_DENIAL_NOISE)  # once: a set of filters
         self._server = _EmbeddedServer(config)
         self._serving = asyncio.create_task(self._server.serve(sockets=[sock]))
         await self._wait_started(self._serving)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -194,7 +195,9 @@ async def test_server_shutdown_event_then_close() -> None:
         assert closed.rcvd is not None
 
 
-async def test_downtime_drops_and_refuses_connections_until_it_ends() -> None:
+async def test_downtime_drops_and_refuses_connections_until_it_ends(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     async with sim() as exchange:
         url = f"{exchange.ws_base}/ws/btcusdt@kline_1m"
         async with connect(url) as ws:
@@ -206,6 +209,8 @@ async def test_downtime_drops_and_refuses_connections_until_it_ends() -> None:
             async with connect(url):
                 pass
         assert refused.value.response.status_code == 503
+        errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+        assert not errors, f"a denial on purpose logged as an error: {errors}"
         exchange.clock.advance(10 * MINUTE_MS)
         exchange.clock.resume()
         async with connect(url) as ws:
