@@ -13,6 +13,7 @@ import re
 from typing import Any, Final
 
 from marketcast.api.native.rest import CANDLES_OPENAPI
+from marketcast.api.transport.access import OPEN_PATHS
 from marketcast.config import Settings
 
 ERROR: Final[dict[str, Any]] = {
@@ -35,7 +36,6 @@ _WHY: Final = {
     "503": "not ready yet, or the exchange or store is failing: retry (code says which)",
     "504": "the topic did not become ready in time: retry",
 }
-_OPEN: Final = frozenset({"/health", "/ready"})
 _NO_DATA: Final = frozenset({"/health", "/ready", "/metrics"})
 _TIME_CODE: Final = re.compile(r"{(interval|timeframe)}")
 
@@ -56,7 +56,7 @@ def limit_maxima(settings: Settings) -> dict[str, int]:
 def error_statuses(path: str, has_query: bool, settings: Settings) -> list[str]:
     """The error statuses ``path`` can answer on this node."""
     statuses = []
-    open_paths = _OPEN | ({"/metrics"} if settings.metrics_public else set())
+    open_paths = OPEN_PATHS | ({"/metrics"} if settings.metrics_public else set())
     if has_query or _TIME_CODE.search(path):
         statuses.append("400")
     if settings.auth_token is not None and path not in open_paths:
@@ -71,6 +71,7 @@ def error_statuses(path: str, has_query: bool, settings: Settings) -> list[str]:
 
 
 def complete(generated: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    """FastAPI's document for this node, with what the module docstring lists added."""
     # A copy: the parameter lists are shared with the routes' definitions (and with every
     # app built in this process), and the limits below depend on this node's settings.
     document = copy.deepcopy(generated)
