@@ -192,11 +192,21 @@ def counted_subscription(channel: str, unsubscribe: Callable[[], None]) -> Calla
     return end
 
 
-def observe_exchange_lag(market: str, feed: str, event_ms: int | None) -> None:
-    """Record how old an update from the exchange is as it reaches client sockets."""
-    if event_ms:
-        lag = time.time() - event_ms / 1000
-        EXCHANGE_TO_CLIENT.labels(market, feed).observe(max(lag, 0.0))
+class ExchangeLag:
+    """How old updates of one market's ``feed`` are as they reach client sockets.
+
+    Made once per owner (the bus, a book, a tape): the labelled histogram is looked up
+    here, not on every update of the hot path.
+    """
+
+    __slots__ = ("_histogram",)
+
+    def __init__(self, market: str, feed: str) -> None:
+        self._histogram = EXCHANGE_TO_CLIENT.labels(market, feed)
+
+    def observe(self, event_ms: int | None) -> None:
+        if event_ms:
+            self._histogram.observe(max(time.time() - event_ms / 1000, 0.0))
 
 
 @contextmanager

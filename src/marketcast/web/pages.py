@@ -72,27 +72,31 @@ def _page(name: str) -> HTMLResponse:
 def asset(request: Request, found: Path) -> Response:
     """``found`` (or its gzip twin, when the browser takes gzip) with validators; 304
     when the browser already holds this version."""
-    twin = found.with_name(found.name + ".gz")
-    gzipped = accepts_gzip(request.headers.get("accept-encoding")) and _fresh_twin(found, twin)
-    served = twin if gzipped else found
-    stat = served.stat()
+    served, stat = found, found.stat()
+    if accepts_gzip(request.headers.get("accept-encoding")):
+        twin = found.with_name(found.name + ".gz")
+        twin_stat = _stat_or_none(twin)
+        # A twin older than its file is left from an earlier build (``npm run watch``
+        # writes none): serving it would hide the rebuilt file.
+        if twin_stat is not None and twin_stat.st_mtime_ns >= stat.st_mtime_ns:
+            served, stat = twin, twin_stat
     etag = entity_tag(stat.st_mtime_ns, stat.st_size)
     # Caches must keep the two encodings apart.
     headers = NO_CACHE | {"ETag": etag, "Vary": "Accept-Encoding"}
     if matches_etag(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)
-    if gzipped:
+    if served is not found:
         headers["Content-Encoding"] = "gzip"
-    return FileResponse(served, media_type=content_type(found.name), headers=headers)
+    return FileResponse(
+        served, media_type=content_type(found.name), headers=headers, stat_result=stat
+    )
 
 
-def _fresh_twin(found: Path, twin: Path) -> bool:
-    """A twin older than its file is left from an earlier build (``npm run watch``
-    writes none): serving it would hide the rebuilt file."""
+def _stat_or_none(path: Path) -> os.stat_result | None:
     try:
-        return twin.stat().st_mtime_ns >= found.stat().st_mtime_ns
+        return path.stat()
     except FileNotFoundError:
-        return False
+        return None
 
 
 @router.api_route("/", methods=GET_HEAD)

@@ -48,7 +48,7 @@ from marketcast.domain.orderbook import (
 from marketcast.errors import ExchangeError, NotReady, RateLimited, is_outage
 from marketcast.exchanges.binance.limits import Backoff
 from marketcast.hub.symbol_feeds.listeners import Listeners
-from marketcast.metrics import BOOK_RESYNCS, observe_exchange_lag
+from marketcast.metrics import BOOK_RESYNCS, ExchangeLag
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +99,7 @@ class LiveBook:
         self.stale_refreshes = 0
         self.stale_after_s = stale_after_s
         self.market = market
+        self._lag = ExchangeLag(market, "books")
         self._event_ms: int | None = None  # the exchange time of the newest diff applied
         self.tasks: tuple[asyncio.Task[Any], ...] = ()  # owned by the keeper's registry
         self._backoff = backoff.fresh()
@@ -274,5 +275,5 @@ class LiveBook:
     def _push(self) -> None:
         self.pushes += 1
         if self._listeners:
-            observe_exchange_lag(self.market, "books", self._event_ms)
+            self._lag.observe(self._event_ms)
         self._listeners.tell(self.book.version)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from marketcast.domain.candles import Candle
 from marketcast.domain.topics import Topic
-from marketcast.metrics import observe_exchange_lag
+from marketcast.metrics import ExchangeLag
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ class Bus:
     def __init__(self, *, market: str = "spot") -> None:
         self._subscribers: dict[Topic, list[Subscriber]] = {}
         self._seq = 0
-        self._market = market
+        self._lag = ExchangeLag(market, "candles")
 
     def subscribe(self, topic: Topic, subscriber: Subscriber) -> Callable[[], None]:
         """Register ``subscriber``; return the function that unregisters it."""
@@ -74,7 +74,7 @@ class Bus:
         subscribers = tuple(self._subscribers.get(topic, ()))
         if subscribers:
             # Clients' writes run in place below (queued only for a lagging client).
-            observe_exchange_lag(self._market, "candles", event_ms)
+            self._lag.observe(event_ms)
         for subscriber in subscribers:
             try:
                 subscriber(event)

@@ -29,7 +29,7 @@ from marketcast.domain.trades import Trade, TradeTape, proven_absent
 from marketcast.errors import ExchangeError, RateLimited, is_outage
 from marketcast.exchanges.binance.limits import Backoff
 from marketcast.hub.symbol_feeds.listeners import Listeners
-from marketcast.metrics import TRADE_GAP_FILLS, TRADES_FILLED, observe_exchange_lag
+from marketcast.metrics import TRADE_GAP_FILLS, TRADES_FILLED, ExchangeLag
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,7 @@ class LiveTape:
     ) -> None:
         self.symbol = symbol
         self.market = market
+        self._lag = ExchangeLag(market, "trades")
         self.stream = stream
         self.tape = TradeTape(capacity)
         self.loaded = asyncio.Event()
@@ -85,7 +86,7 @@ class LiveTape:
             return
         newest = self.tape.newest(1)
         if self._listeners:
-            observe_exchange_lag(self.market, "trades", trade.time_ms)
+            self._lag.observe(trade.time_ms)
         self._deliver(self.tape.add([trade]))
         if newest and trade.id > newest[0].id + 1:
             self._work.set()  # an id jump: the trades in between are fetched from REST
