@@ -15,7 +15,6 @@ import pytest
 from starlette.applications import Starlette
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket
-from websockets.asyncio.client import connect
 
 from marketcast.api.transport.direct import CaptureConnection, DirectWriter, writer_for
 from marketcast.exchanges.sim import SimConfig
@@ -23,6 +22,7 @@ from support.follow import ChartSeries, Follower, native_candles
 from support.rawws import StalledClient
 from support.servers import running_hub, serve_app, wait_ready
 from support.truth import assert_equals_truth
+from support.wsio import connect
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 

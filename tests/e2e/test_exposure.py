@@ -8,13 +8,13 @@ from collections.abc import Iterable, Iterator
 import httpx
 import pytest
 from starlette.routing import BaseRoute, WebSocketRoute
-from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from marketcast.api.app import create_app
 from marketcast.config import Settings
 from marketcast.exchanges.sim import SimConfig
 from support.servers import demo_process, running_hub, wait_ready
+from support.wsio import connect
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
@@ -55,11 +55,11 @@ async def test_a_browser_of_another_site_is_refused_on_every_websocket_route() -
         for path in websocket_paths():
             url = hub.ws + path
             with pytest.raises(InvalidStatus) as refused:
-                async with connect(url, origin="http://evil.example"):  # type: ignore[arg-type]
+                async with connect(url, origin="http://evil.example"):
                     pass
             assert refused.value.response.status_code == 403, path
             for origin in (GOOD, None):  # the allowed site, and a client that is no browser
-                async with connect(url, origin=origin, open_timeout=30) as ws:  # type: ignore[arg-type]
+                async with connect(url, origin=origin, open_timeout=30) as ws:
                     assert ws.response is not None
                     assert ws.response.status_code == 101, path
 
@@ -81,7 +81,7 @@ async def test_no_log_line_shows_a_token_however_it_was_presented() -> None:
             await socket_.send('{"op":"ping"}')
             await socket_.recv()
         offered = ["marketcast", f"marketcast.token.{secret}"]
-        async with connect(f"{ws}/ws", subprotocols=offered) as socket_:  # type: ignore[arg-type]
+        async with connect(f"{ws}/ws", subprotocols=offered) as socket_:
             assert socket_.subprotocol == "marketcast"
             await socket_.send('{"op":"ping"}')
             await socket_.recv()

@@ -11,8 +11,10 @@ from typing import Any, Literal
 
 import httpx
 import orjson
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
+
+from support.wsio import connect
 
 Row = dict[str, Any]
 

@@ -13,7 +13,6 @@ import orjson
 import pytest
 import pytest_asyncio
 from fastapi import FastAPI
-from websockets.asyncio.client import connect
 
 from marketcast.api.app import create_app
 from marketcast.api.state import AppState
@@ -22,7 +21,7 @@ from marketcast.domain.topics import Topic
 from marketcast.errors import InvalidInterval, StoreUnavailable
 from marketcast.exchanges.sim import SimConfig, SimExchange
 from support.servers import hub_settings, serve_app, wait_ready
-from support.wsio import closed_with, receive, receive_until
+from support.wsio import closed_with, connect, receive, receive_until
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.timeout(60)]
 

@@ -25,7 +25,7 @@ import orjson
 import pytest
 import pytest_asyncio
 from fastapi import FastAPI
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import ClientConnection
 
 from marketcast.api.app import create_app
 from marketcast.api.feeds import lookup as feed_params
@@ -45,7 +45,7 @@ from marketcast.domain.trades import Trade, TradeTape
 from marketcast.errors import NotReady
 from marketcast.exchanges.sim import SimConfig, SimExchange
 from support.servers import hub_settings, serve_app, wait_ready
-from support.wsio import gather_for, receive, receive_until
+from support.wsio import connect, gather_for, receive, receive_until
 
 T = TypeVar("T")
 

@@ -13,12 +13,11 @@ import pytest
 import pytest_asyncio
 import talib
 from numpy.typing import NDArray
-from websockets.asyncio.client import connect
 
 from marketcast.domain.intervals import DAY_MS, Interval
 from marketcast.exchanges.sim import SimConfig
 from support.servers import Running, running_hub, wait_ready
-from support.wsio import receive, receive_until
+from support.wsio import connect, receive, receive_until
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.timeout(60)]
 

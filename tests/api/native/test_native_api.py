@@ -15,12 +15,12 @@ import httpx
 import orjson
 import pytest
 import pytest_asyncio
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from marketcast.exchanges.sim import SimConfig
 from support.servers import Running, running_hub, wait_ready
-from support.wsio import closed_with, gather_for, receive, receive_until
+from support.wsio import closed_with, connect, gather_for, receive, receive_until
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.timeout(60)]
 

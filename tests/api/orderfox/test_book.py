@@ -16,7 +16,7 @@ import httpx
 import orjson
 import pytest
 import pytest_asyncio
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import ClientConnection
 
 from marketcast.api.app import create_app
 from marketcast.api.orderfox.book import BookClient, BookParams, BookTexts, book_body
@@ -26,7 +26,7 @@ from marketcast.domain.book_view import BookView, aggregate
 from marketcast.domain.orderbook import BookSnapshot, OrderBook, SyncRule
 from marketcast.exchanges.sim import SimConfig, SimExchange
 from support.servers import Running, hub_settings, running_hub, serve_app, wait_ready
-from support.wsio import closed_with, receive, receive_until
+from support.wsio import closed_with, connect, receive, receive_until
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.timeout(60)]
 

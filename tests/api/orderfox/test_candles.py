@@ -15,7 +15,6 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
-from websockets.asyncio.client import connect
 
 from marketcast.api.app import create_app
 from marketcast.api.orderfox.candles import candle_count
@@ -25,7 +24,7 @@ from support.contracts import SYMBOL_FIELDS
 from support.follow import ChartSeries, Follower, Row
 from support.servers import Running, hub_settings, running_hub, serve_app, wait_ready
 from support.truth import assert_equals_truth
-from support.wsio import closed_with, receive, receive_until
+from support.wsio import closed_with, connect, receive, receive_until
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.timeout(90)]
 

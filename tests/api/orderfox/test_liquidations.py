@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import ClientConnection
 
 from marketcast.api.orderfox import liquidations as orderfox_liquidations
 from marketcast.domain.intervals import DAY_MS, MINUTE_MS
@@ -24,7 +24,7 @@ from marketcast.domain.liquidations import Liquidation, liquidation_payload
 from marketcast.exchanges.sim import SimConfig
 from support.liquidations import recomputed, truth_liquidations
 from support.servers import Running, running_hub, wait_ready
-from support.wsio import closed_with, receive, receive_until
+from support.wsio import closed_with, connect, receive, receive_until
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.timeout(90)]
 

@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator
 
 import pytest
 import pytest_asyncio
-from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from marketcast.api.orderfox.sockets import (
@@ -30,7 +29,7 @@ from marketcast.errors import (
 )
 from marketcast.exchanges.sim import SimConfig
 from support.servers import Running, running_hub, wait_ready
-from support.wsio import closed_with, gather_for, receive, receive_until
+from support.wsio import closed_with, connect, gather_for, receive, receive_until
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.timeout(60)]
 

@@ -14,12 +14,11 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
-from websockets.asyncio.client import connect
 
 from marketcast.api.orderfox.trades import TAPE_SIZE
 from marketcast.exchanges.sim import SimConfig
 from support.servers import Running, running_hub, wait_ready
-from support.wsio import closed_with, gather_for, receive, receive_until
+from support.wsio import closed_with, connect, gather_for, receive, receive_until
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.timeout(90)]
 

@@ -6,12 +6,12 @@ import asyncio
 import contextlib
 
 import orjson
-from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
 from marketcast.exchanges.binance.link import Link, LinkCounters
 from marketcast.exchanges.binance.messages import StreamEvent
+from support.wsio import connect
 
 TRADE = orjson.dumps(
     {

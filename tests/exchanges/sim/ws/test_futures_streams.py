@@ -14,11 +14,11 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import ClientConnection
 
 from marketcast.exchanges.sim import SimConfig, SimExchange
 from marketcast.exchanges.sim.wire.futures import FuturesFormatter
-from support.wsio import gather_for, receive
+from support.wsio import Connecting, connect, gather_for, receive
 
 pytestmark = pytest.mark.timeout(40)
 
@@ -31,7 +31,7 @@ def sim(speed: float) -> SimExchange:
     return SimExchange(SimConfig(start_ms=START_MS, speed=speed))
 
 
-def open_stream(url: str) -> connect:
+def open_stream(url: str) -> Connecting:
     # An unbounded client queue keeps the client reading frames it never consumes, so
     # closing does not wait out the close timeout behind a full queue.
     return connect(url, max_queue=None)

@@ -11,12 +11,11 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from marketcast.domain.intervals import MINUTE_MS
 from marketcast.exchanges.sim import FaultSchedule, SimConfig, SimExchange
-from support.wsio import closed_with, receive, receive_until
+from support.wsio import closed_with, connect, receive, receive_until
 
 pytestmark = pytest.mark.timeout(30)
 

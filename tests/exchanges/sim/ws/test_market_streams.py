@@ -12,11 +12,11 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import ClientConnection
 
 from marketcast.exchanges.sim import SimConfig, SimExchange
 from marketcast.exchanges.sim.wire.market import MarketFormatter
-from support.wsio import gather_for, receive
+from support.wsio import connect, gather_for, receive
 
 pytestmark = pytest.mark.timeout(30)
 
