@@ -123,3 +123,23 @@ def test_tests_mirror_the_source_folders() -> None:
     }
     stray = {f for f in folders if f.split("/")[0] not in TEST_ONLY and f not in source_folders()}
     assert not stray, f"test folders with no source folder: {sorted(stray)}"
+
+
+@pytest.mark.parametrize("room", ["api", "hub"])
+def test_a_room_keeps_its_concepts_in_folders(room: str) -> None:
+    """``api/`` and ``hub/`` hold sub-packages; few modules stand loose beside them."""
+    loose = sorted(p.name for p in (PACKAGE / room).glob("*.py") if p.name != "__init__.py")
+    assert len(loose) <= 5, f"{room}/ has {len(loose)} top-level modules: {loose}"
+
+
+MODULE_LINES_MAX = 340
+"""About 300 lines: the size past which a module is split by concept, with some slack."""
+
+
+def test_no_module_outgrows_a_single_concept() -> None:
+    sizes = {
+        path.relative_to(PACKAGE).as_posix(): len(path.read_text().splitlines())
+        for path in PACKAGE.rglob("*.py")
+    }
+    large = {name: lines for name, lines in sizes.items() if lines > MODULE_LINES_MAX}
+    assert not large, f"modules over {MODULE_LINES_MAX} lines: {large}"

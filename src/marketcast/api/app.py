@@ -12,11 +12,11 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from marketcast.api import asyncapi
 from marketcast.api.errors import http_body, http_status
 from marketcast.api.native import routes as native
-from marketcast.api.openapi import complete
 from marketcast.api.orderfox import routes as orderfox
+from marketcast.api.reference import asyncapi
+from marketcast.api.reference.openapi import complete
 from marketcast.api.smarttrade import routes as smarttrade
 from marketcast.api.state import AppState
 from marketcast.api.transport.access import OPEN_PATHS, TokenGate
@@ -117,7 +117,7 @@ def create_app(settings: Settings, *, simulated: bool = False) -> FastAPI:
 
 
 def _complete_openapi(app: FastAPI, settings: Settings) -> None:
-    """Serve ``/openapi.json`` completed by :mod:`marketcast.api.openapi`."""
+    """Serve ``/openapi.json`` completed by :mod:`marketcast.api.reference.openapi`."""
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:

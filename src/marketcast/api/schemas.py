@@ -3,7 +3,7 @@
 Schemas are plain dicts in the JSON Schema dialect AsyncAPI payloads use (draft-07
 keywords only). Objects are closed by default: a field the server sends but the
 document does not name fails the test that validates captured messages
-(``tests/api/test_asyncapi.py``), so the document cannot silently fall behind.
+(``tests/api/reference/test_asyncapi.py``), so the document cannot silently fall behind.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """``GET /asyncapi.json``: every WebSocket protocol of the hub as an AsyncAPI 3 document.
 
-Each contract describes its own sockets (``native/asyncapi.py``, ``smarttrade/...``,
-``orderfox/...``); this module assembles them, as ``app.py`` assembles the routes.
-``tests/api/test_asyncapi.py`` validates messages captured from real sessions against it.
+Each contract describes its own sockets (``api/native/asyncapi.py``, ``api/smarttrade/...``,
+``api/orderfox/...``); this module assembles them, as ``api/app.py`` assembles the routes.
+``tests/api/reference/test_asyncapi.py`` validates messages captured from real sessions against it.
 """
 
 from __future__ import annotations
