@@ -96,6 +96,7 @@ class Settings(BaseSettings):
     max_orderbook_limit: int = Field(
         50, ge=5, le=1000, validation_alias=_aliases("max_orderbook_limit", "MAX_ORDERBOOK_LIMIT")
     )
+    book_depth: int = Field(1000, ge=5, le=5000, validation_alias=_aliases("book_depth"))
     feeds: StrList = Field(FEEDS, validation_alias=_aliases("feeds"))
     book_push_hz: float = Field(10.0, gt=0, le=100, validation_alias=_aliases("book_push_hz"))
     trade_history: int = Field(1000, ge=10, le=10_000, validation_alias=_aliases("trade_history"))

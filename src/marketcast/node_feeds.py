@@ -22,6 +22,7 @@ from marketcast.exchanges.binance.markets import USDM, MarketSpec
 from marketcast.exchanges.binance.rest import BinanceRest
 from marketcast.exchanges.binance.routing import stream_base
 from marketcast.exchanges.binance.stream import KlineStream
+from marketcast.exchanges.binance.weights import snapshot_limit
 from marketcast.exchanges.liquidation_api import LiquidationHistoryClient
 from marketcast.hub.books.keeper import BookKeeper
 from marketcast.hub.liquidations.keeper import LiquidationKeeper
@@ -114,6 +115,7 @@ async def open_feeds(
             symbols=symbols,
             always=always,
             push_hz=s.book_push_hz,
+            snapshot_limit=snapshot_limit(market, s.book_depth),
             limits=limits,
         )
     )

@@ -19,7 +19,8 @@ from functools import partial
 
 import pytest
 
-from marketcast.domain.orderbook import SyncRule
+from marketcast.domain.book_view import aggregate
+from marketcast.domain.orderbook import BookSnapshot, OrderBook, SyncRule
 from marketcast.domain.trades import Trade
 from marketcast.exchanges.binance.depth import parse_depth_snapshot
 from marketcast.exchanges.binance.limits import Backoff
@@ -69,15 +70,27 @@ def true_levels(sim: SimExchange, symbol: str, update_id: int) -> tuple[Levels, 
     return list(truth.bids), list(truth.asks)
 
 
+def true_view(sim: SimExchange, symbol: str, update_id: int, tick: Decimal) -> tuple[Levels, ...]:
+    """The truth at ``update_id`` in buckets of one tick (levels between ticks merged)."""
+    book = OrderBook(SyncRule.SPOT)
+    bids, asks = true_levels(sim, symbol, update_id)
+    book.on_snapshot(BookSnapshot(update_id, tuple(bids), tuple(asks)))
+    view = aggregate(book, 5000, tick, amount_precision=8)
+    return tuple([(level.price, level.amount) for level in side] for side in (view.bids, view.asks))
+
+
 async def check_books(sim: SimExchange, books: BookKeeper, ticks: dict[str, Decimal]) -> None:
-    """Each book, read at whatever update it is at now, equals the truth at that update."""
+    """Each book, read at whatever update it is at now, equals the truth at that update:
+    level for level exactly, and its one-tick view equals the truth's."""
     for symbol in SYMBOLS:
         await until(partial(synced, books, symbol))
-        view = books.view(symbol, 5000, ticks[symbol])  # one bucket per tick: raw levels
+        depth = books.depth(symbol)
+        assert (list(depth.bids), list(depth.asks)) == true_levels(sim, symbol, depth.last_update)
+        view = books.view(symbol, 5000, ticks[symbol])
         assert view.last_update is not None
         bids = [(level.price, level.amount) for level in view.bids]
         asks = [(level.price, level.amount) for level in view.asks]
-        assert (bids, asks) == true_levels(sim, symbol, view.last_update), symbol
+        assert (bids, asks) == true_view(sim, symbol, view.last_update, ticks[symbol]), symbol
 
 
 def synced(books: BookKeeper, symbol: str) -> bool:
@@ -143,10 +156,12 @@ async def test_on_demand_book_starts_for_a_listed_symbol() -> None:
             rest=rest, stream=stream, rule=SyncRule.SPOT, symbols=directory, backoff=backoff()
         ) as books:
             release = await books.acquire("XRPUSDT")
+            depth = books.depth("XRPUSDT")
+            assert list(depth.bids) == true_levels(sim, "XRPUSDT", depth.last_update)[0]
             view = books.view("XRPUSDT", 5000, ticks["XRPUSDT"])
             assert view.last_update is not None
             bids = [(level.price, level.amount) for level in view.bids]
-            assert bids == true_levels(sim, "XRPUSDT", view.last_update)[0]
+            assert bids == true_view(sim, "XRPUSDT", view.last_update, ticks["XRPUSDT"])[0]
             release()
             assert books.status()["books"]["XRPUSDT"]["on_demand"] is True
 

@@ -42,6 +42,7 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -51,10 +52,13 @@ TESTS = Path(__file__).resolve().parents[1]
 if str(TESTS) not in sys.path:  # run as a script: make the test support importable
     sys.path.insert(0, str(TESTS))
 
+from marketcast.domain.book_view import ViewLevel, aggregate  # noqa: E402
 from marketcast.domain.intervals import Interval  # noqa: E402
+from marketcast.domain.orderbook import OrderBook, SyncRule  # noqa: E402
 from marketcast.exchanges.binance.depth import parse_depth_snapshot  # noqa: E402
 from marketcast.exchanges.sim import SimConfig, SimExchange  # noqa: E402
 from marketcast.exchanges.sim.injection import Faults  # noqa: E402
+from marketcast.exchanges.sim.truth.book import BOOK_LEVELS  # noqa: E402
 from marketcast.exchanges.sim.wire.market import MarketFormatter  # noqa: E402
 from support.nodes import LOOPBACK_LIMITS, NodeProcess, leader_of  # noqa: E402
 from support.redis_server import RedisProcess  # noqa: E402
@@ -198,13 +202,18 @@ def check_trades(tally: Tally, segments: list[list[int]]) -> None:
 
 @functools.cache
 def true_top(sim: SimExchange, symbol: str, update_id: int) -> tuple[list[Any], list[Any]]:
-    formatter = MarketFormatter(sim.truth.tape.spec(symbol))
-    book = parse_depth_snapshot(formatter.depth_snapshot(sim.book_at(symbol, update_id), 20))
+    """The true book's top 20 one-tick buckets, as clients follow it (orders resting
+    between two ticks fall into a bucket)."""
+    spec = sim.truth.tape.spec(symbol)
+    snapshot = MarketFormatter(spec).depth_snapshot(sim.book_at(symbol, update_id), BOOK_LEVELS)
+    book = OrderBook(SyncRule.SPOT)
+    book.on_snapshot(parse_depth_snapshot(snapshot))
+    view = aggregate(book, 20, Decimal(1).scaleb(-spec.price_decimals), spec.qty_decimals)
 
-    def side(levels: Any) -> list[Any]:
-        return [[float(price), float(amount)] for price, amount in levels]
+    def side(levels: tuple[ViewLevel, ...]) -> list[Any]:
+        return [[float(level.price), float(level.amount)] for level in levels]
 
-    return side(book.bids), side(book.asks)
+    return side(view.bids), side(view.asks)
 
 
 def check_books(tally: Tally, sim: SimExchange, views: list[dict[str, Any]]) -> None:

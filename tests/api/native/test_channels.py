@@ -31,7 +31,9 @@ from marketcast.api.app import create_app
 from marketcast.api.feeds import lookup as feed_params
 from marketcast.api.native import channels as native_feeds
 from marketcast.api.state import AppState
+from marketcast.domain.book_side import Level
 from marketcast.domain.book_view import ViewCache, aggregate
+from marketcast.domain.depth_journal import START_OVER, Depth, StartOver
 from marketcast.domain.intervals import Interval
 from marketcast.domain.liquidations import (
     LIQUIDATION_TIMEFRAMES,
@@ -44,6 +46,7 @@ from marketcast.domain.orderbook import BookSnapshot, OrderBook, SyncRule
 from marketcast.domain.trades import Trade, TradeTape
 from marketcast.errors import NotReady
 from marketcast.exchanges.sim import SimConfig, SimExchange
+from marketcast.exchanges.sim.truth.book import PRICE_DIGITS
 from support.servers import hub_settings, serve_app, wait_ready
 from support.wsio import connect, gather_for, receive, receive_until
 
@@ -122,6 +125,18 @@ class Books(Holds):
 
     def view(self, symbol: str, limit: int, rounding: Decimal) -> Any:
         return self.cache.view(limit, rounding)
+
+    def depth(self, symbol: str, limit: int | None = None) -> Depth:
+        # Every move loads a new snapshot: each is its own epoch.
+        assert self.book.last_update is not None
+        return Depth(self.book.version, self.book.last_update, *self.sides(limit))
+
+    def sides(self, limit: int | None) -> tuple[tuple[Level, ...], tuple[Level, ...]]:
+        bids, asks = tuple(self.book.bids), tuple(self.book.asks)
+        return (bids, asks) if limit is None else (bids[:limit], asks[:limit])
+
+    def depth_since(self, symbol: str, epoch: int, update_id: int) -> StartOver | None:
+        return None if epoch == self.book.version else START_OVER
 
     def watch(self, symbol: str, listener: Callable[[int], None]) -> Callable[[], None]:
         return self.listeners.watch(symbol, listener)
@@ -788,7 +803,10 @@ def truth_view(sim: SimExchange, body: Json) -> tuple[list[tuple[float, ...]], .
 
     def levels(side: tuple[tuple[int, int], ...]) -> tuple[tuple[Decimal, Decimal], ...]:
         return tuple(
-            (Decimal(p).scaleb(-spec.price_decimals), Decimal(q).scaleb(-spec.qty_decimals))
+            (
+                Decimal(p).scaleb(-spec.price_decimals - PRICE_DIGITS),
+                Decimal(q).scaleb(-spec.qty_decimals),
+            )
             for p, q in side
         )
 

@@ -55,6 +55,7 @@ async def _native(hub: Running, record: Captured) -> None:
             {"op": "subscribe", "channel": "indicators", "symbol": "BTCUSDT",
              "names": ["ema20", "macd"], "limit": 2},
             {"op": "subscribe", "channel": "orderbook", "symbol": "BTCUSDT", "limit": 2},
+            {"op": "subscribe", "channel": "depth", "symbol": "BTCUSDT"},
             {"op": "subscribe", "channel": "trades", "symbol": "BTCUSDT", "limit": 2},
             {"op": "subscribe", "channel": "liquidations", "symbol": "BTCUSDT", "limit": 2,
              "timeframe": "5m"},
@@ -63,8 +64,8 @@ async def _native(hub: Running, record: Captured) -> None:
         ):  # fmt: skip
             await s.send(hello)
         await s.until_types(
-            ["snapshot", "candle", "indicators", "orderbook", "trades", "liquidation", "pong",
-             "error"]
+            ["snapshot", "candle", "indicators", "orderbook", "depth", "trades", "liquidation",
+             "pong", "error"]
         )  # fmt: skip
         await s.send({"op": "unsubscribe", "channel": "candles", "symbol": "BTCUSDT"})
         await s.until_types(["unsubscribed"])

@@ -29,7 +29,7 @@ from marketcast.api.schemas import (
     one_of_values,
 )
 
-CHANNELS: Final = ("candles", "indicators", "orderbook", "trades", "liquidations")
+CHANNELS: Final = ("candles", "indicators", "orderbook", "depth", "trades", "liquidations")
 LIQUIDATION_TIMEFRAMES: Final = ("1m", "5m", "15m", "30m", "1h", "4h", "1d")
 
 CANDLE: Final[Schema] = obj(
@@ -59,6 +59,19 @@ DEPTH: Final[Schema] = obj(
     | numbers("total_bid_volume", "total_ask_volume")
     | {k: nullable(NUMBER) for k in ("best_bid", "best_ask", "spread", "mid_price")}
 )
+
+
+EXACT_LEVEL: Final[Schema] = described(
+    {"type": "array", "items": STRING, "minItems": 2, "maxItems": 2},
+    '[price, quantity] as the exchange\'s decimal strings; quantity "0" deletes the level',
+)
+EXACT_BOOK: Final[dict[str, Schema]] = {
+    "symbol": STRING,
+    "market": one_of_values(("spot", "usdm")),
+    "last_update_id": described(INTEGER, "the exchange's update id the book is at"),
+    "bids": described(array(EXACT_LEVEL), "best (highest) first"),
+    "asks": described(array(EXACT_LEVEL), "best (lowest) first"),
+}
 
 
 def _envelope(kind: str, channel: str | None, fields: dict[str, Schema]) -> Schema:
@@ -108,6 +121,13 @@ _SNAPSHOTS: Final = [
         )
     ),
     obj(_book("snapshot", with_options=True)),
+    obj(
+        _envelope(
+            "snapshot",
+            "depth",
+            EXACT_BOOK | {"reset": described(BOOLEAN, "true: replace the copy held")},
+        )
+    ),
     obj(
         _envelope(
             "snapshot", "trades", {"symbol": STRING, "reset": BOOLEAN, "trades": array(TRADE)}
@@ -171,6 +191,17 @@ SENDS: Final = {
         "orderbook",
         "The whole book view after a change.",
         obj(_book("orderbook", with_options=False)),
+    ),
+    "nativeDepth": message(
+        "depth",
+        "Every level changed after first_update_id - 1, at its quantity now.",
+        obj(
+            _envelope(
+                "depth",
+                "depth",
+                EXACT_BOOK | {"first_update_id": described(INTEGER, "the held last_update_id + 1")},
+            )
+        ),
     ),
     "nativeTrades": message(
         "trades",
@@ -240,8 +271,9 @@ RECEIVES: Final = {
 NATIVE: Final = ChannelSpec(
     "native",
     "/ws",
-    "marketcast's multiplexed socket: candles, indicators, order books, trades and "
-    "liquidations. With ?batch_ms=N every frame is a JSON array of these messages.",
+    "marketcast's multiplexed socket: candles, indicators, order books (rounded views and "
+    "the exact book), trades and liquidations. With ?batch_ms=N every frame is a JSON array "
+    "of these messages.",
     sends=SENDS,
     receives=RECEIVES,
     query={

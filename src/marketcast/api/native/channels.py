@@ -75,7 +75,7 @@ shared_encodings = EncodeOnce()
 """Update texts shared by every connection of this process (see :class:`EncodeOnce`)."""
 
 
-def _held(session: ClientSession, release: Release, stop: Callable[[], None]) -> Detach:
+def tie_to_session(session: ClientSession, release: Release, stop: Callable[[], None]) -> Detach:
     """Tie the feed to the session: released once, on detach or on close."""
 
     def detach() -> None:
@@ -134,7 +134,7 @@ async def subscribe_book(
 
     unwatch = counted_subscription("book", feed.watch(symbol, push))
     session.send(dumps(book_snapshot(symbol, view, meta.rounding_options)))
-    return _held(session, release, unwatch)
+    return tie_to_session(session, release, unwatch)
 
 
 # -- trades --------------------------------------------------------------------------
@@ -188,7 +188,7 @@ async def subscribe_trades(
         unwatch()
         unwatch_breaks()
 
-    return _held(session, release, stop)
+    return tie_to_session(session, release, stop)
 
 
 async def read_trades(state: AppState, symbol: str, limit: int, since_id: int | None) -> Json:
@@ -239,7 +239,7 @@ async def subscribe_liquidations(
     unwatch = counted_subscription("liquidations", feed.watch(symbol, push))
     body = liquidations_body(symbol, recent, meta, volume)
     session.send(dumps({"type": "snapshot", "channel": "liquidations"} | body))
-    return _held(session, release, unwatch)
+    return tie_to_session(session, release, unwatch)
 
 
 async def read_liquidations(

@@ -8,6 +8,7 @@ Client messages, one channel each::
      "names": ["ema20", "rsi14"], "limit": 200}
     {"op": "subscribe", "channel": "orderbook", "symbol": "BTCUSDT", "limit": 20,
      "rounding": "0.1"}
+    {"op": "subscribe", "channel": "depth", "symbol": "BTCUSDT"}
     {"op": "subscribe", "channel": "trades", "symbol": "BTCUSDT", "limit": 50,
      "since": 3055171}
     {"op": "subscribe", "channel": "liquidations", "symbol": "BTCUSDT", "limit": 50,
@@ -38,9 +39,9 @@ from marketcast.api.params import epoch_ms
 from marketcast.domain.intervals import Interval
 from marketcast.domain.liquidations import parse_timeframe
 
-CHANNELS: Final = ("candles", "indicators", "trades", "orderbook", "liquidations")
-FeedChannel = Literal["trades", "orderbook", "liquidations"]
-FEED_CHANNELS: Final[tuple[FeedChannel, ...]] = ("trades", "orderbook", "liquidations")
+CHANNELS: Final = ("candles", "indicators", "trades", "orderbook", "depth", "liquidations")
+FeedChannel = Literal["trades", "orderbook", "depth", "liquidations"]
+FEED_CHANNELS: Final[tuple[FeedChannel, ...]] = ("trades", "orderbook", "depth", "liquidations")
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +77,14 @@ class BookSubscribe:
 
 
 @dataclass(frozen=True, slots=True)
+class DepthSubscribe:
+    """The exact book: every level held, then every change."""
+
+    channel: ClassVar[FeedChannel] = "depth"
+    symbol: str
+
+
+@dataclass(frozen=True, slots=True)
 class TradeSubscribe:
     """Recent trades, then every new one; ``since_id``: the last trade id the client holds."""
 
@@ -97,7 +106,7 @@ class LiquidationSubscribe:
 
 @dataclass(frozen=True, slots=True)
 class FeedUnsubscribe:
-    """Stop a ``trades``, ``orderbook`` or ``liquidations`` subscription."""
+    """Stop a ``trades``, ``orderbook``, ``depth`` or ``liquidations`` subscription."""
 
     channel: FeedChannel
     symbol: str
@@ -108,7 +117,7 @@ class Ping:
     pass
 
 
-FeedSubscribe = BookSubscribe | TradeSubscribe | LiquidationSubscribe
+FeedSubscribe = BookSubscribe | DepthSubscribe | TradeSubscribe | LiquidationSubscribe
 ClientMessage = Subscribe | Unsubscribe | FeedSubscribe | FeedUnsubscribe | Ping
 
 
@@ -146,6 +155,8 @@ def _feed_message(
 ) -> FeedSubscribe | FeedUnsubscribe:
     if op == "unsubscribe":
         return FeedUnsubscribe(channel, symbol)
+    if channel == "depth":
+        return DepthSubscribe(symbol)
     limit = _optional_int(message, "limit")
     if channel == "orderbook":
         return BookSubscribe(symbol, limit, parse_rounding(message.get("rounding")))

@@ -7,6 +7,7 @@
 The order book, trades and liquidations routes return the body of the matching ``/ws``
 snapshot (shapes in :mod:`marketcast.api.native.formats`, rules in
 :mod:`marketcast.api.native.channels`): ``GET /orderbook/{symbol}?limit=&rounding=``,
+``GET /depth/{symbol}?limit=`` (the exact book, :mod:`marketcast.api.native.depth`),
 ``GET /trades/{symbol}?limit=&since=`` (``since``: a trade id), ``GET
 /liquidations/{symbol}?limit=&timeframe=&start_time=&end_time=`` (buckets only with a
 ``timeframe``; times in seconds or ms, default everything held).
@@ -29,6 +30,7 @@ from marketcast.api.feeds.lookup import (
 )
 from marketcast.api.feeds.shapes import candle_native
 from marketcast.api.native.channels import read_book, read_liquidations, read_trades
+from marketcast.api.native.depth import DEFAULT_DEPTH_LIMIT, read_depth
 from marketcast.api.native.protocol import parse_rounding
 from marketcast.api.native.status import health, streaming_status
 from marketcast.api.params import (
@@ -144,6 +146,27 @@ async def get_orderbook(request: Request, symbol: str) -> Response:
     limit = parse_limit(query.get("limit"), default=DEFAULT_BOOK_LIMIT, maximum=maximum)
     rounding = parse_rounding(query.get("rounding"))
     return _json(await read_book(state, state.hub.resolve_symbol(symbol), limit, rounding))
+
+
+@router.get(
+    "/depth/{symbol}",
+    openapi_extra=documented(
+        query(
+            "limit",
+            LIMIT_DOC + "; levels per side, default 100, at most BOOK_DEPTH (1000 unless set)",
+            type="integer",
+            minimum=1,
+        ),
+    ),
+)
+async def get_depth(request: Request, symbol: str) -> Response:
+    state = app_state(request)
+    limit = parse_limit(
+        request.query_params.get("limit"),
+        default=DEFAULT_DEPTH_LIMIT,
+        maximum=state.settings.book_depth,
+    )
+    return _json(await read_depth(state, state.hub.resolve_symbol(symbol), limit))
 
 
 @router.get(

@@ -2,9 +2,10 @@
 
 One connection holds any mix of subscriptions, at most
 ``max_subscriptions_per_connection`` in all: candles and indicators per (symbol,
-interval), order books, trades and liquidations per symbol
-(:mod:`marketcast.api.native.channels`). Subscribing again to what is already held replaces
-it: a resume for candles, new parameters for an order book, with no reconnect.
+interval), order books (rounded views, or the exact book: :mod:`marketcast.api.native.depth`),
+trades and liquidations per symbol (:mod:`marketcast.api.native.channels`). Subscribing
+again to what is already held replaces it: a resume for candles, new parameters for an
+order book, with no reconnect.
 """
 
 from __future__ import annotations
@@ -20,10 +21,12 @@ from marketcast.api.native.channels import (
     subscribe_liquidations,
     subscribe_trades,
 )
+from marketcast.api.native.depth import subscribe_depth
 from marketcast.api.native.formats import encode_native
 from marketcast.api.native.indicators import subscribe_indicators
 from marketcast.api.native.protocol import (
     BookSubscribe,
+    DepthSubscribe,
     FeedSubscribe,
     FeedUnsubscribe,
     LiquidationSubscribe,
@@ -62,7 +65,9 @@ async def native_ws(websocket: WebSocket) -> None:
             if (detach := feeds.pop(key, None)) is not None:
                 detach()
             session.send(dumps({"type": "unsubscribed", "channel": key[0], "symbol": key[1]}))
-        elif isinstance(message, BookSubscribe | TradeSubscribe | LiquidationSubscribe):
+        elif isinstance(
+            message, BookSubscribe | DepthSubscribe | TradeSubscribe | LiquidationSubscribe
+        ):
             others = len(subscriptions) + len(watching)
             await _subscribe_feed(state, session, feeds, message, others=others)
         elif isinstance(message, Subscribe) and message.channel == "indicators":
@@ -164,6 +169,8 @@ async def _subscribe_feed(
     symbol = key[1]
     if isinstance(message, BookSubscribe):
         detach = await subscribe_book(state, session, symbol, message)
+    elif isinstance(message, DepthSubscribe):
+        detach = await subscribe_depth(state, session, symbol, message)
     elif isinstance(message, TradeSubscribe):
         detach = await subscribe_trades(state, session, symbol, message)
     else:

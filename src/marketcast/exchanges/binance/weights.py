@@ -64,6 +64,16 @@ def depth_weight(market: MarketSpec, limit: int) -> int:
     return _banded(_FUTURES_DEPTH, limit)
 
 
+def snapshot_limit(market: MarketSpec, depth: int) -> int:
+    """The ``depth`` snapshot ``limit`` that holds ``depth`` levels per side, or as many as
+    the market gives (USD-M takes only its fixed limits, up to 1000)."""
+    if market.name == "spot":
+        return min(depth, SPOT_MAX_DEPTH_LIMIT)
+    return next(
+        (limit for limit in FUTURES_DEPTH_LIMITS if limit >= depth), FUTURES_DEPTH_LIMITS[-1]
+    )
+
+
 def fixed_weight(market: MarketSpec, endpoint: str) -> int:
     """Weight of an endpoint whose cost does not depend on its parameters.
 

@@ -21,6 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 from marketcast.domain.book_view import BookView, ViewCache
+from marketcast.domain.depth_journal import Depth, DepthChange, StartOver
 from marketcast.domain.market import SymbolMeta
 from marketcast.domain.orderbook import SyncRule
 from marketcast.errors import ExchangeError, NotReady, UnknownSymbol, is_outage
@@ -106,6 +107,14 @@ class BookKeeper(StreamedFeeds[LiveBook]):
     # -- BookFeed --------------------------------------------------------------------
     def view(self, symbol: str, limit: int, rounding: Decimal) -> BookView:
         return self._state(symbol).view(limit, rounding)
+
+    def depth(self, symbol: str, limit: int | None = None) -> Depth:
+        return self._state(symbol).depth(limit)
+
+    def depth_since(
+        self, symbol: str, epoch: int, update_id: int
+    ) -> DepthChange | StartOver | None:
+        return self._state(symbol).depth_since(epoch, update_id)
 
     def watch(self, symbol: str, listener: Callable[[int], None]) -> Unsubscribe:
         return self._state(symbol).watch(listener)

@@ -35,6 +35,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from marketcast.domain.book_view import BookView, ViewCache
+from marketcast.domain.depth_journal import Depth, DepthChange, DepthJournal, StartOver
 from marketcast.domain.orderbook import (
     Applied,
     BookDiff,
@@ -91,6 +92,8 @@ class LiveBook:
         self.symbol = symbol
         self.stream = stream
         self.book = OrderBook(rule)
+        self.journal = DepthJournal()  # the diffs behind the exact book's stream
+        self._depth: Depth | None = None  # the whole book, shared until the next version
         self.views: ViewCache | None = None  # once the amount precision is known
         self.synced = asyncio.Event()
         self.resyncs = 0
@@ -131,14 +134,18 @@ class LiveBook:
 
     # -- input from the stream -------------------------------------------------------
     def on_diff(self, diff: BookDiff) -> None:
+        before = self.book.last_update
         result = self.book.on_diff(diff)
         self._event_ms = diff.event_time
         self._heard_at = asyncio.get_running_loop().time()
         self._diff_since_sync = True
         self._first_diff.set()
         if isinstance(result, Applied):
+            assert before is not None  # only a synced book applies diffs
+            self.journal.record(before, diff)
             self._changed.set()
         elif isinstance(result, NeedSnapshot):
+            self.journal.restart()
             self.synced.clear()
             self.request_resync(f"{result.fault.value}: {result.detail}")
 
@@ -155,6 +162,31 @@ class LiveBook:
 
     # -- reading ---------------------------------------------------------------------
     def view(self, limit: int, rounding: Decimal) -> BookView:
+        return self._servable().view(limit, rounding)
+
+    def depth(self, limit: int | None = None) -> Depth:
+        """The exact book, ``limit`` levels per side (``None``: all held)."""
+        self._servable()
+        book = self.book
+        whole = self._depth
+        if whole is None or (whole.epoch, whole.last_update) != (
+            self.journal.epoch,
+            book.last_update,
+        ):
+            assert book.last_update is not None  # servable: synced
+            bids, asks = tuple(book.bids), tuple(book.asks)
+            whole = self._depth = Depth(self.journal.epoch, book.last_update, bids, asks)
+        if limit is None or limit >= max(len(whole.bids), len(whole.asks)):
+            return whole
+        return Depth(whole.epoch, whole.last_update, whole.bids[:limit], whole.asks[:limit])
+
+    def depth_since(self, epoch: int, update_id: int) -> DepthChange | StartOver | None:
+        """What a copy of the exact book at ``(epoch, update_id)`` lacks (see
+        :meth:`DepthJournal.since`)."""
+        self._servable()
+        return self.journal.since(epoch, update_id)
+
+    def _servable(self) -> ViewCache:
         if self.views is None or not self.synced.is_set():
             raise NotReady(f"order book of {self.symbol} is syncing with the exchange; retry")
         if self.stale:
@@ -162,7 +194,7 @@ class LiveBook:
                 f"order book of {self.symbol} has not heard from the exchange for "
                 f"{self.silent_s():.0f}s; refreshing it, retry"
             )
-        return self.views.view(limit, rounding)
+        return self.views
 
     def watch(self, listener: VersionListener) -> Callable[[], None]:
         return self._listeners.watch(listener)
@@ -226,7 +258,10 @@ class LiveBook:
     async def _sync_once(self, rest: DepthSource, limit: int) -> None:
         while True:
             snapshot = await self._fetch(rest, limit)
+            version = self.book.version
             result = self.book.on_snapshot(snapshot)
+            if self.book.version != version:  # new levels, not from the diff chain
+                self.journal.restart()
             if not isinstance(result, NeedSnapshot):
                 break
             # The snapshot is older than the diffs already buffered (REST lags the

@@ -23,6 +23,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from marketcast.domain.book_view import BookView
+from marketcast.domain.depth_journal import Depth, DepthChange, StartOver
 from marketcast.domain.intervals import Interval
 from marketcast.domain.liquidations import Bucket, Liquidation
 from marketcast.domain.trades import Trade
@@ -39,6 +40,19 @@ class BookFeed(Protocol):
     def view(self, symbol: str, limit: int, rounding: Decimal) -> BookView:
         """The current aggregated view; computed at most once per book version and
         ``(limit, rounding)``, shared by every caller. NotReady while resyncing."""
+        ...
+
+    def depth(self, symbol: str, limit: int | None = None) -> Depth:
+        """The exact book: ``limit`` levels per side as the exchange sent them (``None``:
+        every level held). NotReady while resyncing."""
+        ...
+
+    def depth_since(
+        self, symbol: str, epoch: int, update_id: int
+    ) -> DepthChange | StartOver | None:
+        """What a copy of the exact book made at ``(epoch, update_id)`` lacks: the merged
+        changes, ``START_OVER`` (take a new :meth:`depth`), or ``None`` (nothing new).
+        NotReady while resyncing."""
         ...
 
     def watch(self, symbol: str, listener: Callable[[int], None]) -> Unsubscribe:

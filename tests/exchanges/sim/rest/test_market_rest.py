@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
 
 from marketcast.exchanges.sim import FaultSchedule, InvalidFaultSchedule, SimConfig, SimExchange
-from marketcast.exchanges.sim.truth.book import BOOK_LEVELS, SLOT_MS, BookState
+from marketcast.exchanges.sim.truth.book import BOOK_LEVELS, PRICE_SCALE, SLOT_MS, BookState
 from marketcast.exchanges.sim.truth.ground_truth import GroundTruth
 from marketcast.exchanges.sim.truth.tape import Tape
 
@@ -136,8 +137,9 @@ async def test_depth_snapshot_is_the_true_book_with_weight_by_limit() -> None:
         truth = exchange.truth.book(SYMBOL, START_MS)
         assert body["lastUpdateId"] == truth.update_id
         spec = exchange.truth.tape.spec(SYMBOL)
-        assert [float(p) for p, _ in body["bids"]] == [
-            p / spec.tick_scale for p, _ in truth.bids[:5]
+        scale = spec.tick_scale * PRICE_SCALE
+        assert [Decimal(p) for p, _ in body["bids"]] == [
+            Decimal(p) / scale for p, _ in truth.bids[:5]
         ]
         assert exchange.book_at(SYMBOL, truth.update_id) == truth
         huge = await client.get("/api/v3/depth", params={"symbol": SYMBOL, "limit": 6000})

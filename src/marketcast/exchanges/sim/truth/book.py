@@ -8,6 +8,11 @@ the price, asks strictly above. A level's quantity is a hash of (side, price, ep
 where every grid price has its own refresh period and phase, so a few levels change in
 every slot and the whole book drifts as the price moves.
 
+Prices are kept in tenths of a tick (:data:`PRICE_SCALE`). About one grid point in
+:data:`OFF_TICK_ONE_IN` rests a fraction of a tick above the grid, as real books carry
+orders between ticks (placed before a tick size change, or by market makers on coarse
+symbols): the hub must hold them exactly, and only its rounded views merge them.
+
 Every slot is one change batch with one update id: ``update_id = slot - listing_slot + 1``.
 A diff event covering slots ``(a, b]`` therefore carries ``U = id(a) + 1`` and
 ``u = id(b)``, and consecutive events chain ``U = previous u + 1`` exactly as Binance's do
@@ -31,9 +36,14 @@ BOOK_LEVELS: Final = 100
 _MIN_PERIOD: Final = 5
 _PERIOD_SPREAD: Final = 60
 _MEMO_SIZE: Final = 64
+PRICE_SCALE: Final = 10
+"""Book prices are integers in ``1 / PRICE_SCALE`` of a tick."""
+PRICE_DIGITS: Final = 1
+"""Decimals a book price has beyond the symbol's tick: ``PRICE_SCALE == 10**PRICE_DIGITS``."""
+OFF_TICK_ONE_IN: Final = 16
 
 Level = tuple[int, int]
-"""(price in ticks, quantity in lots)."""
+"""(price in tenths of a tick, quantity in lots)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,14 +165,15 @@ class BookModel:
         for price in range(low_first, high_last + 1, self._step):
             if price <= 0:
                 continue
-            quantity = after.get(price, 0)
+            placed = self._placed(price)
+            quantity = after.get(placed, 0)
             # Inside every window the level existed throughout; with one epoch its
             # quantity never changed either.
             steady = high_first <= price <= low_last and self._epoch(
                 side, price, slots[0]
             ) == self._epoch(side, price, slots[1])
-            if not steady or before.get(price, 0) != quantity:
-                changed.append((price, quantity))
+            if not steady or before.get(placed, 0) != quantity:
+                changed.append((placed, quantity))
         return tuple(sorted(changed, reverse=side == 0))
 
     def _build(self, update_id: int) -> BookState:
@@ -175,10 +186,21 @@ class BookModel:
         return BookState(
             self.symbol,
             update_id,
-            tuple((p, self._quantity(0, p, slot)) for p in bids if p > 0),
-            tuple((p, self._quantity(1, p, slot)) for p in asks),
+            tuple((self._placed(p), self._quantity(0, p, slot)) for p in bids if p > 0),
+            tuple((self._placed(p), self._quantity(1, p, slot)) for p in asks),
             slot * SLOT_MS,
         )
+
+    def _placed(self, price: int) -> int:
+        """Where the level of grid price ``price`` (ticks) rests, in tenths of a tick.
+
+        The offset stays below one tick, so bids stay below the last price, asks above
+        it, and every side keeps its grid order."""
+        draw = mix64(self._key ^ (price << 2 | 3))
+        offset = (
+            1 + draw % (PRICE_SCALE - 1) if draw >> 32 & 0xFFFF < 0x10000 // OFF_TICK_ONE_IN else 0
+        )
+        return price * PRICE_SCALE + offset
 
     def _level_key(self, side: int, price: int) -> tuple[int, int]:
         level = mix64(self._key ^ (price << 1 | side))

@@ -17,7 +17,13 @@ keeps aggregate ids contiguous and equal to trade ids.
 from __future__ import annotations
 
 from marketcast.exchanges.sim.truth.bars import Trade
-from marketcast.exchanges.sim.truth.book import BookDiff, BookState, Level
+from marketcast.exchanges.sim.truth.book import (
+    PRICE_DIGITS,
+    PRICE_SCALE,
+    BookDiff,
+    BookState,
+    Level,
+)
 from marketcast.exchanges.sim.truth.symbols import SymbolSpec
 from marketcast.exchanges.sim.wire.spot import PLACES, Json, NumberText, decimal_text
 
@@ -100,5 +106,12 @@ class MarketFormatter:
         }
 
     def _levels(self, levels: tuple[Level, ...]) -> list[list[str]]:
-        px, qty = self._px, self._qty
-        return [[self._text(p, px), self._text(q, qty)] for p, q in levels]
+        qty = self._qty
+        return [[self._book_price(p), self._text(q, qty)] for p, q in levels]
+
+    def _book_price(self, price: int) -> str:
+        """A book price (tenths of a tick) with the tick's decimals, one more off the grid."""
+        ticks, rest = divmod(price, PRICE_SCALE)
+        if rest:
+            return self._text(price, self._px + PRICE_DIGITS)
+        return self._text(ticks, self._px)
