@@ -41,3 +41,20 @@ def test_usdm_refuses_one_second_klines() -> None:
 def test_unknown_market_is_refused() -> None:
     with pytest.raises(ValidationError, match="market"):
         Settings(market="coinm")
+
+
+def test_each_market_follows_its_own_symbols_and_usdm_has_no_seconds() -> None:
+    settings = Settings(
+        symbols="btc/usdt,ETHUSDT", usdm_symbols="btc-usdt", intervals="1s,1m", market="spot"
+    )
+    assert settings.symbols_of("spot") == ("BTCUSDT", "ETHUSDT")
+    assert settings.symbols_of("usdm") == ("BTCUSDT",)
+    assert [str(t) for t in settings.topics_of("usdm")] == ["BTCUSDT:1m"]
+    assert settings.topics == settings.topics_of("spot")
+    assert len(settings.topics) == 4
+
+
+def test_usdm_as_the_default_market_follows_symbols_and_usdm_symbols_there() -> None:
+    settings = Settings(symbols="BTCUSDT", usdm_symbols="ETHUSDT,BTCUSDT", market="usdm")
+    assert settings.symbols_of("usdm") == ("BTCUSDT", "ETHUSDT")
+    assert settings.symbols_of("spot") == ()

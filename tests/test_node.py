@@ -22,16 +22,16 @@ async def test_shutdown_closes_every_exchange_connection_before_anything_else(
         settings = hub_settings(sim, symbols=("BTCUSDT",))
         with caplog.at_level(logging.DEBUG, logger="marketcast.node"):
             async with Node(settings, simulated=True) as node:
-                assert node.feeds is not None
-                streams = [node.stream, *node.feeds.streams]
-                assert len(streams) == 4  # candles, book diffs, trades, liquidations
+                streams = node.streams
+                # Per market candles, book diffs and trades; and the node's liquidations.
+                assert len(streams) == 7
     steps = [
         record.getMessage().removeprefix("shutdown: ").split(" took")[0]
         for record in caplog.records
         if record.name == "marketcast.node" and record.getMessage().startswith("shutdown:")
     ]
     assert steps[0] == "exchange connections"
-    assert steps.index("feeds") < steps.index("liquidation store")
+    assert steps.index("liquidations") < steps.index("liquidation store")
     for stream in streams:
         assert stream is not None
         with pytest.raises(RuntimeError, match="closed"):

@@ -36,7 +36,8 @@ EXIT_CONFIG: Final = 2
 # Every flag takes text: the settings check it, so a bad value is reported the same way
 # whether it came from a flag, the environment or the file.
 _SERVE_FLAGS: tuple[tuple[str, str, str], ...] = (
-    ("--symbols", "symbols", "comma-separated symbols, e.g. BTCUSDT,ETHUSDT"),
+    ("--symbols", "symbols", "comma-separated symbols, e.g. BTCUSDT,ETHUSDT (default market)"),
+    ("--usdm-symbols", "usdm_symbols", "USD-M perpetuals followed from start, e.g. BTCUSDT"),
     ("--intervals", "intervals", "comma-separated intervals, e.g. 1m,5m,1h"),
     ("--buffer-size", "buffer_size", "candles kept per symbol and interval"),
     ("--store", "store", "memory (default) or redis"),
@@ -46,7 +47,7 @@ _SERVE_FLAGS: tuple[tuple[str, str, str], ...] = (
     ("--node-id", "node_id", "name of this node in the leader lease"),
     ("--rest-base", "rest_base", "exchange REST origin"),
     ("--ws-base", "ws_base", "exchange WebSocket origin"),
-    ("--market", "market", "primary market for candles, trades, book: spot or usdm"),
+    ("--market", "market", "market of requests that name none: spot (default) or usdm"),
     ("--futures-rest-base", "futures_rest_base", "USD-M futures REST origin"),
     ("--futures-ws-base", "futures_ws_base", "USD-M futures WebSocket origin"),
     ("--host", "host", "bind address (default 127.0.0.1)"),

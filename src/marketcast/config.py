@@ -35,6 +35,9 @@ DEFAULT_SYMBOLS = (
 DEFAULT_INTERVALS = ("1m", "5m", "15m", "1h", "4h", "1d")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 FEEDS = ("books", "trades", "liquidations")
+Market = Literal["spot", "usdm"]
+MARKET_NAMES: tuple[Market, ...] = ("spot", "usdm")
+"""Every market a node serves, side by side."""
 """The per-symbol feeds a node can run beside candles (``MARKETCAST_FEEDS``, default all)."""
 
 StrList = Annotated[tuple[str, ...], NoDecode]
@@ -58,6 +61,7 @@ class Settings(BaseSettings):
     )
 
     symbols: StrList = Field(DEFAULT_SYMBOLS, validation_alias=_aliases("symbols", "SYMBOLS"))
+    usdm_symbols: StrList = Field((), validation_alias=_aliases("usdm_symbols"))
     intervals: StrList = Field(
         DEFAULT_INTERVALS, validation_alias=_aliases("intervals", "INTERVALS")
     )
@@ -71,7 +75,7 @@ class Settings(BaseSettings):
     )
     redis_prefix: str = Field("", validation_alias=_aliases("redis_prefix"))
     role: Literal["all", "ingest", "api"] = Field("all", validation_alias=_aliases("role"))
-    market: Literal["spot", "usdm"] = Field("spot", validation_alias=_aliases("market"))
+    market: Market = Field("spot", validation_alias=_aliases("market"))
     node_id: str = Field(
         default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}",
         validation_alias=_aliases("node_id"),
@@ -146,7 +150,7 @@ class Settings(BaseSettings):
     # None: the primary market's documented limit (6000/min spot, 2400/min USD-M).
     weight_limit: int | None = Field(None, ge=10, validation_alias=_aliases("weight_limit"))
 
-    @field_validator("symbols", mode="before")
+    @field_validator("symbols", "usdm_symbols", mode="before")
     @classmethod
     def _parse_symbols(cls, value: Any) -> Any:
         parts = _split(value)
@@ -218,4 +222,19 @@ class Settings(BaseSettings):
 
     @property
     def topics(self) -> tuple[Topic, ...]:
-        return tuple(Topic(s, Interval.parse(i)) for s in self.symbols for i in self.intervals)
+        """The default market's topics."""
+        return self.topics_of(self.market)
+
+    def symbols_of(self, market: str) -> tuple[str, ...]:
+        """Symbols followed from start in ``market``: ``symbols`` in the default market,
+        and ``usdm_symbols`` in USD-M."""
+        followed = self.symbols if market == self.market else ()
+        if market == "usdm":
+            followed = tuple(dict.fromkeys((*followed, *self.usdm_symbols)))
+        return followed
+
+    def topics_of(self, market: str) -> tuple[Topic, ...]:
+        """``market``'s topics from start: its symbols on every interval it has (no
+        ``1s`` on USD-M)."""
+        intervals = [Interval.parse(i) for i in self.intervals if market == "spot" or i != "1s"]
+        return tuple(Topic(s, i) for s in self.symbols_of(market) for i in intervals)

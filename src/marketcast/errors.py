@@ -42,6 +42,15 @@ class InvalidInterval(InvalidRequest):
         )
 
 
+class InvalidMarket(InvalidRequest):
+    code = "invalid_market"
+
+    def __init__(self, given: str, valid: Sequence[str], detail: str = "") -> None:
+        self.given = given
+        reason = detail or f"invalid market {given!r}"
+        super().__init__(f"{reason}; valid markets: {', '.join(valid)}")
+
+
 class InvalidLimit(InvalidRequest):
     code = "invalid_limit"
 

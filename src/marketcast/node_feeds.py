@@ -1,4 +1,4 @@
-"""The order books, trade tapes and liquidations one node serves, built from :class:`Settings`.
+"""The order books and trade tapes of each market, and the node's liquidations.
 
 Each feed reads its own stream client, because a stream client has a single consumer and
 because the feeds live on different routes: on USD-M futures the book's diffs come from
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from marketcast.config import Settings
-from marketcast.exchanges.binance.markets import USDM, MarketSpec
+from marketcast.exchanges.binance.markets import USDM, MarketSpec, StreamKind
 from marketcast.exchanges.binance.rest import BinanceRest
 from marketcast.exchanges.binance.routing import stream_base
 from marketcast.exchanges.binance.stream import KlineStream
@@ -43,59 +43,69 @@ OnExit = Callable[[str, Callable[[], Awaitable[None]]], None]
 
 
 @dataclass(frozen=True, slots=True)
-class Feeds:
-    """The feeds a node runs (``MARKETCAST_FEEDS``); ``None`` for one it does not."""
+class MarketFeeds:
+    """One market's order books and trade tapes (``None`` for one ``MARKETCAST_FEEDS``
+    leaves out)."""
 
     books: BookKeeper | None
     trades: TradeTapes | None
-    liquidations: LiquidationKeeper | None
     streams: tuple[KlineStream, ...]
     """The feeds' exchange connections (each also closed on its own exit step)."""
 
     @property
-    def running(self) -> tuple[BookKeeper | TradeTapes | LiquidationKeeper, ...]:
-        return tuple(f for f in (self.books, self.trades, self.liquidations) if f is not None)
+    def running(self) -> tuple[BookKeeper | TradeTapes, ...]:
+        return tuple(f for f in (self.books, self.trades) if f is not None)
 
     async def aclose(self) -> None:
-        """Stop the feeds at once: none depends on another."""
+        """Stop the feeds at once: neither depends on the other."""
         await close_together(*(feed.aclose() for feed in self.running))
 
     def status(self) -> dict[str, Any]:
         return {
             "books": self.books.status() if self.books else "off",
             "trades": self.trades.status() if self.trades else "off",
-            "liquidations": self.liquidations.status() if self.liquidations else "off",
         }
 
 
-def primary_bases(settings: Settings, market: MarketSpec) -> tuple[str, str]:
-    """``(rest_base, ws_base)`` of the primary market."""
+def market_bases(settings: Settings, market: MarketSpec) -> tuple[str, str]:
+    """``(rest_base, ws_base)`` of ``market``."""
     if market is USDM:
         return settings.futures_rest_base, settings.futures_ws_base
     return settings.rest_base, settings.ws_base
 
 
-async def open_feeds(
+def _feed_limits(s: Settings) -> FeedLimits:
+    return FeedLimits(max_on_demand=s.max_on_demand_topics, idle_s=s.on_demand_idle_s)
+
+
+def _stream(
+    on_exit: OnExit, market: MarketSpec, base: str, timeout: float, what: str
+) -> KlineStream:
+    client = KlineStream(base, data_timeout=timeout, market=market)
+    on_exit(what, client.aclose)
+    return client
+
+
+async def open_market_feeds(
     settings: Settings,
     *,
     market: MarketSpec,
     rest: BinanceRest,
-    futures_rest: BinanceRest,
     symbols: SymbolService,
     on_exit: OnExit,
-) -> Feeds:
-    """Start the feeds ``settings.feeds`` names; ``on_exit`` registers each close, in
-    opening order."""
+) -> MarketFeeds:
+    """Start ``market``'s books and trades if ``settings.feeds`` names them; ``on_exit``
+    registers each close, in opening order."""
     s = settings
-    _, ws_base = primary_bases(s, market)
-    limits = FeedLimits(max_on_demand=s.max_on_demand_topics, idle_s=s.on_demand_idle_s)
-    always = s.symbols
+    _, ws_base = market_bases(s, market)
+    always = s.symbols_of(market.name)
+    name = market.name
 
     streams: list[KlineStream] = []
 
-    def stream(on: MarketSpec, base: str, data_timeout: float, what: str) -> KlineStream:
-        client = KlineStream(base, data_timeout=data_timeout, market=on)
-        on_exit(what, client.aclose)
+    def stream(kind: StreamKind, what: str) -> KlineStream:
+        base = stream_base(ws_base, market, kind)
+        client = _stream(on_exit, market, base, _BOOK_TRADE_DATA_TIMEOUT_S, f"{name} {what}")
         streams.append(client)
         return client
 
@@ -104,19 +114,14 @@ async def open_feeds(
         if "books" not in s.feeds
         else BookKeeper(
             rest=rest,
-            stream=stream(
-                market,
-                stream_base(ws_base, market, "depth"),
-                _BOOK_TRADE_DATA_TIMEOUT_S,
-                "book stream",
-            ),
+            stream=stream("depth", "book stream"),
             rule=market.book_rule,
-            market=market.name,
+            market=name,
             symbols=symbols,
             always=always,
             push_hz=s.book_push_hz,
             snapshot_limit=snapshot_limit(market, s.book_depth),
-            limits=limits,
+            limits=_feed_limits(s),
         )
     )
     trades = (
@@ -124,41 +129,43 @@ async def open_feeds(
         if "trades" not in s.feeds
         else TradeTapes(
             rest=rest,
-            stream=stream(
-                market,
-                stream_base(ws_base, market, "aggTrade"),
-                _BOOK_TRADE_DATA_TIMEOUT_S,
-                "trade stream",
-            ),
+            stream=stream("aggTrade", "trade stream"),
             symbols=symbols,
             always=always,
             capacity=s.trade_history,
-            market=market.name,
-            limits=limits,
+            market=name,
+            limits=_feed_limits(s),
         )
     )
-    liquidations = None
-    if "liquidations" in s.feeds:
-        liquidations = _liquidations(
-            s, stream, always=always, limits=limits, futures_rest=futures_rest, on_exit=on_exit
-        )
-    feeds = Feeds(books, trades, liquidations, tuple(streams))
+    feeds = MarketFeeds(books, trades, tuple(streams))
     # Registered before starting: a start that fails half-way still stops its tasks
     # (closing a feed that never started is a no-op).
-    on_exit("feeds", feeds.aclose)
+    on_exit(f"{name} feeds", feeds.aclose)
     for feed in feeds.running:
         await feed.__aenter__()
     return feeds
 
 
+async def open_liquidations(
+    settings: Settings, *, futures_rest: BinanceRest, on_exit: OnExit
+) -> tuple[LiquidationKeeper, KlineStream]:
+    """The node's liquidations (USD-M), started; and their stream."""
+    s = settings
+    stream = _stream(
+        on_exit,
+        USDM,
+        stream_base(s.futures_ws_base, USDM, "forceOrder"),
+        _LIQUIDATION_DATA_TIMEOUT_S,
+        "liquidation stream",
+    )
+    keeper = _liquidations(s, stream, futures_rest=futures_rest, on_exit=on_exit)
+    on_exit("liquidations", keeper.aclose)
+    await keeper.__aenter__()
+    return keeper, stream
+
+
 def _liquidations(
-    s: Settings,
-    stream: Callable[[MarketSpec, str, float, str], KlineStream],
-    *,
-    always: tuple[str, ...],
-    limits: FeedLimits,
-    futures_rest: BinanceRest,
-    on_exit: OnExit,
+    s: Settings, stream: KlineStream, *, futures_rest: BinanceRest, on_exit: OnExit
 ) -> LiquidationKeeper:
     history = None
     if s.liquidation_api_base_url:
@@ -166,18 +173,16 @@ def _liquidations(
         on_exit("liquidation history client", history.aclose)
     store = _liquidation_store(s)
     on_exit("liquidation store", store.aclose)
+    # Followed from start: the USD-M symbols, and the default market's where that is spot
+    # (a spot chart shows its perpetual's liquidations).
+    always = tuple(dict.fromkeys((*s.symbols_of("usdm"), *s.symbols)))
     return LiquidationKeeper(
         catalog=futures_rest,
-        stream=stream(
-            USDM,
-            stream_base(s.futures_ws_base, USDM, "forceOrder"),
-            _LIQUIDATION_DATA_TIMEOUT_S,
-            "liquidation stream",
-        ),
+        stream=stream,
         store=store,
         history=history,
         always=always,
-        limits=limits,
+        limits=_feed_limits(s),
     )
 
 

@@ -26,6 +26,7 @@ from marketcast.api.transport.sockets import EndSessions
 from marketcast.config import Settings
 from marketcast.errors import MarketcastError
 from marketcast.node import Node
+from marketcast.node_market import MarketNode
 from marketcast.web import pages
 
 
@@ -35,18 +36,18 @@ def create_app(settings: Settings, *, simulated: bool = False) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with Node(settings, simulated=simulated) as node:
-            feeds = node.feeds
-            app.state.marketcast = AppState(
+            state = AppState(
                 settings,
                 node.hub,
                 node.upstream_health,
-                symbols=node.symbols,
-                indicators=node.indicators,
-                books=feeds.books if feeds else None,
-                trades=feeds.trades if feeds else None,
-                liquidations=feeds.liquidations if feeds else None,
+                liquidations=node.liquidations,
                 admission=admission,
+                **_market_parts(node.default),
             )
+            for name, market in node.markets.items():
+                if name != settings.market:
+                    state.add_market(name, hub=market.hub, **_market_parts(market))
+            app.state.marketcast = state
             yield
 
     # /docs is served by web.pages from the build's own Swagger UI (FastAPI's would load
@@ -114,6 +115,16 @@ def create_app(settings: Settings, *, simulated: bool = False) -> FastAPI:
     app.include_router(pages.router)
     _complete_openapi(app, settings)
     return app
+
+
+def _market_parts(market: MarketNode) -> dict[str, Any]:
+    feeds = market.feeds
+    return {
+        "symbols": market.symbols,
+        "indicators": market.indicators,
+        "books": feeds.books if feeds else None,
+        "trades": feeds.trades if feeds else None,
+    }
 
 
 def _complete_openapi(app: FastAPI, settings: Settings) -> None:

@@ -75,3 +75,10 @@ def documented(*parameters: dict[str, Any]) -> dict[str, Any]:
 
 LIMIT_DOC = "how many, at least 1 (the route's maximum is in the 400 it answers past it)"
 TIME_DOC = "an epoch in seconds or milliseconds"
+MARKET_PARAMETER = query(
+    "market",
+    "spot or usdm; default the node's --market. A ccxt unified symbol names it too "
+    "(BTC/USDT is spot, BTC/USDT:USDT the USD-M perpetual)",
+    type="string",
+    enum=["spot", "usdm"],
+)

@@ -354,8 +354,9 @@ async def test_orderbook_snapshot_is_the_default_view_then_a_full_view_per_chang
             "orderbook",
             "BTCUSDT",
         )
+        assert snapshot["market"] == "spot"  # the node's default market, named
         assert set(snapshot) == {
-            "type", "channel", "symbol", "limit", "rounding", "rounding_options",
+            "type", "channel", "symbol", "market", "limit", "rounding", "rounding_options",
             "price_precision", "amount_precision", "bids", "asks", "depth", "update_id",
             "timestamp", "version",
         }  # fmt: skip
@@ -440,7 +441,7 @@ async def test_trades_snapshot_then_new_trades_continuous_by_id(node: Node, feed
     async with connect(f"{node.ws}/ws") as ws:
         await ws.send(sub("trades", limit=5))
         snapshot = await receive(ws)
-        assert set(snapshot) == {"type", "channel", "symbol", "reset", "trades"}
+        assert set(snapshot) == {"type", "channel", "symbol", "market", "reset", "trades"}
         assert (snapshot["type"], snapshot["channel"], snapshot["reset"]) == (
             "snapshot",
             "trades",
@@ -603,7 +604,12 @@ async def test_unsubscribe_stops_updates_and_releases_the_feed(
         assert holds[channel].held["BTCUSDT"] == 1
         await ws.send(sub(channel, "btcusdt", op="unsubscribe"))
         answer = await receive(ws)
-        assert answer == {"type": "unsubscribed", "channel": channel, "symbol": "BTCUSDT"}
+        assert answer == {
+            "type": "unsubscribed",
+            "channel": channel,
+            "market": "spot",
+            "symbol": "BTCUSDT",
+        }
         assert holds[channel].held["BTCUSDT"] == 0
         feeds.books.move(1)
         feeds.trades.add(range(100, 103))

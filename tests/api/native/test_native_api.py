@@ -171,7 +171,10 @@ async def test_subscribe_sends_a_snapshot_then_candle_updates(hub: Running) -> N
         updates = await receive_until(ws, lambda m: m["candle"]["closed"] is True)
     now_ms = hub.sim.clock.now_ms()
     for update in updates:
-        assert set(update) == {"type", "channel", "symbol", "interval", "candle", "event_time"}
+        assert set(update) == {
+            "type", "channel", "market", "symbol", "interval", "candle", "event_time"
+        }  # fmt: skip
+        assert update["market"] == "spot"
         assert (update["type"], update["channel"], update["symbol"]) == (
             "candle",
             "candles",
@@ -234,6 +237,7 @@ async def test_unsubscribe_stops_that_topic_only(hub: Running) -> None:
         assert acks[-1] == {
             "type": "unsubscribed",
             "channel": "candles",
+            "market": "spot",
             "symbol": "BTCUSDT",
             "interval": "1m",
         }

@@ -30,7 +30,7 @@ async def candle_topic_ready(state: AppState, topic: Topic) -> None:
     (``1s`` on USD-M) is refused with :class:`~marketcast.errors.InvalidInterval` before
     the hub could start a topic that would never become ready.
     """
-    check_kline_interval(MARKETS[state.settings.market], topic.interval)
+    check_kline_interval(MARKETS[state.market], topic.interval)
     await state.hub.topic_ready(topic)
 
 

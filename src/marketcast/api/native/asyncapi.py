@@ -61,13 +61,16 @@ DEPTH: Final[Schema] = obj(
 )
 
 
+MARKET: Final[Schema] = described(
+    one_of_values(("spot", "usdm")), "the market: spot or usdm (USD-M perpetuals)"
+)
 EXACT_LEVEL: Final[Schema] = described(
     {"type": "array", "items": STRING, "minItems": 2, "maxItems": 2},
     '[price, quantity] as the exchange\'s decimal strings; quantity "0" deletes the level',
 )
 EXACT_BOOK: Final[dict[str, Schema]] = {
     "symbol": STRING,
-    "market": one_of_values(("spot", "usdm")),
+    "market": MARKET,
     "last_update_id": described(INTEGER, "the exchange's update id the book is at"),
     "bids": described(array(EXACT_LEVEL), "best (highest) first"),
     "asks": described(array(EXACT_LEVEL), "best (lowest) first"),
@@ -84,6 +87,7 @@ def _envelope(kind: str, channel: str | None, fields: dict[str, Schema]) -> Sche
 def _book(kind: str, *, with_options: bool) -> Schema:
     fields = {
         "symbol": STRING,
+        "market": MARKET,
         "limit": INTEGER,
         "rounding": NUMBER,
         "price_precision": INTEGER,
@@ -105,7 +109,13 @@ _SNAPSHOTS: Final = [
         _envelope(
             "snapshot",
             "candles",
-            {"symbol": STRING, "interval": STRING, "reset": BOOLEAN, "candles": array(CANDLE)},
+            {
+                "symbol": STRING,
+                "market": MARKET,
+                "interval": STRING,
+                "reset": BOOLEAN,
+                "candles": array(CANDLE),
+            },
         )
     ),
     obj(
@@ -114,6 +124,7 @@ _SNAPSHOTS: Final = [
             "indicators",
             {
                 "symbol": STRING,
+                "market": MARKET,
                 "interval": STRING,
                 "names": STRINGS,
                 "series": {"type": "object", "additionalProperties": array(INDICATOR_POINT)},
@@ -130,7 +141,9 @@ _SNAPSHOTS: Final = [
     ),
     obj(
         _envelope(
-            "snapshot", "trades", {"symbol": STRING, "reset": BOOLEAN, "trades": array(TRADE)}
+            "snapshot",
+            "trades",
+            {"symbol": STRING, "market": MARKET, "reset": BOOLEAN, "trades": array(TRADE)},
         )
     ),
     obj(
@@ -163,6 +176,7 @@ SENDS: Final = {
                 "candles",
                 {
                     "symbol": STRING,
+                    "market": MARKET,
                     "interval": STRING,
                     "candle": CANDLE,
                     "event_time": described(nullable(INTEGER), "exchange push time, ms"),
@@ -179,6 +193,7 @@ SENDS: Final = {
                 "indicators",
                 {
                     "symbol": STRING,
+                    "market": MARKET,
                     "interval": STRING,
                     "time": INTEGER,
                     "closed": BOOLEAN,
@@ -206,7 +221,11 @@ SENDS: Final = {
     "nativeTrades": message(
         "trades",
         "Trades new to the tape, ascending id.",
-        obj(_envelope("trades", "trades", {"symbol": STRING, "trades": array(TRADE)})),
+        obj(
+            _envelope(
+                "trades", "trades", {"symbol": STRING, "market": MARKET, "trades": array(TRADE)}
+            )
+        ),
     ),
     "nativeLiquidation": message(
         "liquidation",
@@ -225,7 +244,12 @@ SENDS: Final = {
         "unsubscribed",
         "Answer to unsubscribe.",
         obj(
-            {"type": const("unsubscribed"), "channel": one_of_values(CHANNELS), "symbol": STRING},
+            {
+                "type": const("unsubscribed"),
+                "channel": one_of_values(CHANNELS),
+                "market": MARKET,
+                "symbol": STRING,
+            },
             {"interval": STRING},
         ),
     ),
@@ -249,6 +273,7 @@ _SUBSCRIBE_FIELDS: Final[dict[str, Schema]] = {
     "names": {"anyOf": [STRINGS, STRING]},
     "rounding": {"anyOf": [STRING, NUMBER]},
     "timeframe": one_of_values(LIQUIDATION_TIMEFRAMES),
+    "market": MARKET,
 }
 
 RECEIVES: Final = {
@@ -262,7 +287,7 @@ RECEIVES: Final = {
         "Stop a subscription.",
         obj(
             {"op": const("unsubscribe"), "symbol": STRING},
-            {"channel": one_of_values(CHANNELS), "interval": STRING},
+            {"channel": one_of_values(CHANNELS), "interval": STRING, "market": MARKET},
         ),
     ),
     "nativePing": message("ping", "Answered with pong.", obj({"op": const("ping")})),

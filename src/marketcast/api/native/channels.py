@@ -100,7 +100,7 @@ async def read_book(
         view = feed.view(symbol, checked, chosen)
     finally:
         release()
-    snapshot = book_snapshot(symbol, view, meta.rounding_options)
+    snapshot = book_snapshot(symbol, view, meta.rounding_options, state.market)
     return {k: v for k, v in snapshot.items() if k not in ("type", "channel")}
 
 
@@ -128,12 +128,12 @@ async def subscribe_book(
         if current.version != sent:
             sent = current.version
             text = shared_encodings.text(
-                current, symbol, lambda: encode_book_update(symbol, current)
+                current, symbol, lambda: encode_book_update(symbol, current, state.market)
             )
             session.send(text, key)
 
     unwatch = counted_subscription("book", feed.watch(symbol, push))
-    session.send(dumps(book_snapshot(symbol, view, meta.rounding_options)))
+    session.send(dumps(book_snapshot(symbol, view, meta.rounding_options, state.market)))
     return tie_to_session(session, release, unwatch)
 
 
@@ -143,6 +143,7 @@ async def subscribe_trades(
 ) -> Detach:
     """Send recent trades, then every trade new to the tape; return the detach function."""
     feed = trades_of(state)
+    market = state.market
     capacity = state.settings.trade_history
     limit = checked_limit(message.limit, default=DEFAULT_TRADES_LIMIT, maximum=capacity)
     meta = await symbol_meta(state, symbol)
@@ -169,7 +170,9 @@ async def subscribe_trades(
                 return
         variant = ("trades", symbol)
         session.send(
-            shared_encodings.text(new, variant, lambda: encode_trades_update(symbol, new, meta))
+            shared_encodings.text(
+                new, variant, lambda: encode_trades_update(symbol, new, meta, market)
+            )
         )
 
     def start_over(breaks: int) -> None:
@@ -178,11 +181,11 @@ async def subscribe_trades(
         nonlocal floor
         newest = list(reversed(feed.recent(symbol, limit)))
         floor = newest[0].id if newest else None
-        session.send(dumps(trades_snapshot(symbol, newest, meta, True)))
+        session.send(dumps(trades_snapshot(symbol, newest, meta, True, market)))
 
     unwatch = counted_subscription("trades", feed.watch(symbol, push))
     unwatch_breaks = feed.watch_breaks(symbol, start_over)
-    session.send(dumps(trades_snapshot(symbol, trades, meta, reset)))
+    session.send(dumps(trades_snapshot(symbol, trades, meta, reset, market)))
 
     def stop() -> None:
         unwatch()
@@ -202,7 +205,7 @@ async def read_trades(state: AppState, symbol: str, limit: int, since_id: int | 
     finally:
         release()
     trades, reset = trades_after(held, since_id, limit)
-    snapshot = trades_snapshot(symbol, trades, meta, reset)
+    snapshot = trades_snapshot(symbol, trades, meta, reset, state.market)
     return {k: v for k, v in snapshot.items() if k not in ("type", "channel")}
 
 

@@ -79,7 +79,7 @@ async def read_depth(state: AppState, symbol: str, limit: int) -> Json:
         depth = feed.depth(symbol, limit)
     finally:
         release()
-    return depth_body(symbol, state.settings.market, depth)
+    return depth_body(symbol, state.market, depth)
 
 
 async def subscribe_depth(
@@ -87,7 +87,7 @@ async def subscribe_depth(
 ) -> Callable[[], None]:
     """Send the whole book held, then every change in order; return the detach function."""
     feed = books_of(state)
-    market = state.settings.market
+    market = state.market
     release = await feed.acquire(symbol)
     try:
         held = feed.depth(symbol)

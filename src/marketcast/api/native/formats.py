@@ -33,6 +33,7 @@ object; a bucket OrderFox's ``liquidation_volume`` entry.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Final
@@ -43,7 +44,7 @@ from marketcast.domain.book_view import BookView, DepthInfo
 from marketcast.domain.liquidations import Bucket, Liquidation, liquidation_payload
 from marketcast.domain.market import SymbolMeta
 from marketcast.domain.trades import Trade, trade_payload
-from marketcast.hub.candles.bus import Published
+from marketcast.hub.candles.bus import Encoder, Published
 
 SAMPLE_NOTE: Final = (
     "Binance's @forceOrder stream sends at most one liquidation per symbol per second: "
@@ -51,12 +52,13 @@ SAMPLE_NOTE: Final = (
 )
 
 
-def encode_native(event: Published) -> str:
+def encode_native(event: Published, market: str = "spot") -> str:
     """A bus encoder (run once per published candle, the text shared by every client)."""
     return dumps(
         {
             "type": "candle",
             "channel": "candles",
+            "market": market,
             "symbol": event.topic.symbol,
             "interval": event.topic.interval.code,
             "candle": candle_native(event.candle),
@@ -83,11 +85,19 @@ def depth_json(depth: DepthInfo) -> Json:
     }
 
 
-def book_body(symbol: str, view: BookView) -> Json:
+@functools.cache
+def native_encoder(market: str) -> Encoder:
+    """The candle encoder of ``market``: one object per market, since a bus caches each
+    event's text by encoder."""
+    return functools.partial(encode_native, market=market)
+
+
+def book_body(symbol: str, view: BookView, market: str = "spot") -> Json:
     """One aggregated view; ``timestamp`` is the exchange's event time (ms) of the last
     change, ``update_id`` the exchange's book sequence number, ``version`` the local one."""
     return {
         "symbol": symbol,
+        "market": market,
         "limit": view.limit,
         "rounding": float(view.rounding),
         "price_precision": view.price_precision,
@@ -101,16 +111,18 @@ def book_body(symbol: str, view: BookView) -> Json:
     }
 
 
-def book_snapshot(symbol: str, view: BookView, options: Sequence[Decimal]) -> Json:
+def book_snapshot(
+    symbol: str, view: BookView, options: Sequence[Decimal], market: str = "spot"
+) -> Json:
     return (
         {"type": "snapshot", "channel": "orderbook"}
-        | book_body(symbol, view)
+        | book_body(symbol, view, market)
         | {"rounding_options": [float(option) for option in options]}
     )
 
 
-def encode_book_update(symbol: str, view: BookView) -> str:
-    return dumps({"type": "orderbook", "channel": "orderbook"} | book_body(symbol, view))
+def encode_book_update(symbol: str, view: BookView, market: str = "spot") -> str:
+    return dumps({"type": "orderbook", "channel": "orderbook"} | book_body(symbol, view, market))
 
 
 def trades_json(trades: Sequence[Trade], meta: SymbolMeta) -> list[Json]:
@@ -118,13 +130,22 @@ def trades_json(trades: Sequence[Trade], meta: SymbolMeta) -> list[Json]:
     return [trade_payload(trade, precision, amount_precision) for trade in trades]
 
 
-def trades_snapshot(symbol: str, trades: Sequence[Trade], meta: SymbolMeta, reset: bool) -> Json:
-    body = {"symbol": symbol, "reset": reset, "trades": trades_json(trades, meta)}
+def trades_snapshot(
+    symbol: str, trades: Sequence[Trade], meta: SymbolMeta, reset: bool, market: str = "spot"
+) -> Json:
+    body = {
+        "symbol": symbol,
+        "market": market,
+        "reset": reset,
+        "trades": trades_json(trades, meta),
+    }
     return {"type": "snapshot", "channel": "trades"} | body
 
 
-def encode_trades_update(symbol: str, trades: Sequence[Trade], meta: SymbolMeta) -> str:
-    body = {"symbol": symbol, "trades": trades_json(trades, meta)}
+def encode_trades_update(
+    symbol: str, trades: Sequence[Trade], meta: SymbolMeta, market: str = "spot"
+) -> str:
+    body = {"symbol": symbol, "market": market, "trades": trades_json(trades, meta)}
     return dumps({"type": "trades", "channel": "trades"} | body)
 
 

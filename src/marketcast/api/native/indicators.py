@@ -16,8 +16,8 @@ from typing import Any, Final, Protocol
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from marketcast.api.params import LIMIT_DOC, documented, parse_limit, query
-from marketcast.api.state import AppState, app_state
+from marketcast.api.params import LIMIT_DOC, MARKET_PARAMETER, documented, parse_limit, query
+from marketcast.api.state import AppState, app_state, market_state
 from marketcast.api.transport.messages import dumps
 from marketcast.api.transport.session import ClientSession
 from marketcast.domain.candles import Candle
@@ -89,25 +89,30 @@ async def _indicators_of(state: AppState, symbol: str, interval: Interval) -> To
     return await _caches(state).topic(topic)
 
 
-@router.get("/signals/{symbol}/{interval}")
+@router.get("/signals/{symbol:path}/{interval}", openapi_extra=documented(MARKET_PARAMETER))
 async def get_signals(request: Request, symbol: str, interval: str) -> Response:
-    indicators = await _indicators_of(app_state(request), symbol, Interval.parse(interval))
+    named = request.query_params.get("market")
+    state, pair = market_state(app_state(request), symbol, named)
+    indicators = await _indicators_of(state, pair, Interval.parse(interval))
     signals = indicators.signals()  # raises NotEnoughData below 20 closed candles
     topic = indicators.topic
-    body = {"symbol": topic.symbol, "interval": topic.interval.code} | signals_json(signals)
+    # SmartTrade's clients share this route: the market is named only when asked for.
+    echo = {"market": state.market} if named or "/" in symbol else {}
+    body = {"symbol": topic.symbol, "interval": topic.interval.code} | echo | signals_json(signals)
     return JSONResponse(body | {"time": indicators.candles[-1].time})
 
 
 @router.get(
-    "/indicators/{symbol}/{interval}",
+    "/indicators/{symbol:path}/{interval}",
     openapi_extra=documented(
         query("names", "comma-separated, e.g. ema20,rsi14,macd", type="string"),
         query("limit", LIMIT_DOC + "; default 500", type="integer", minimum=1),
+        MARKET_PARAMETER,
     ),
 )
 async def get_indicators(request: Request, symbol: str, interval: str) -> Response:
-    state = app_state(request)
     query = request.query_params
+    state, symbol = market_state(app_state(request), symbol, query.get("market"))
     specs = parse_indicators(query.get("names") or DEFAULT_NAMES)
     limit = parse_limit(
         query.get("limit"), default=DEFAULT_LIMIT, maximum=state.settings.buffer_size
@@ -116,6 +121,7 @@ async def get_indicators(request: Request, symbol: str, interval: str) -> Respon
     topic = indicators.topic
     body = {
         "symbol": topic.symbol,
+        "market": state.market,
         "interval": topic.interval.code,
         "names": [s.name for s in specs],
         "series": series_json(indicators, specs, limit),
@@ -123,7 +129,9 @@ async def get_indicators(request: Request, symbol: str, interval: str) -> Respon
     return JSONResponse(body)
 
 
-def _update(indicators: TopicIndicators, candle: Candle, specs: Sequence[IndicatorSpec]) -> str:
+def _update(
+    indicators: TopicIndicators, candle: Candle, specs: Sequence[IndicatorSpec], market: str
+) -> str:
     values = indicators.values_at(candle, specs)
     topic = indicators.topic
     latest = {s.name: _latest_json(s, values[s]) for s in specs}
@@ -131,6 +139,7 @@ def _update(indicators: TopicIndicators, candle: Candle, specs: Sequence[Indicat
         {
             "type": "indicators",
             "channel": "indicators",
+            "market": market,
             "symbol": topic.symbol,
             "interval": topic.interval.code,
             "time": candle.time,
@@ -141,7 +150,7 @@ def _update(indicators: TopicIndicators, candle: Candle, specs: Sequence[Indicat
 
 
 async def subscribe_indicators(
-    state: AppState, session: ClientSession, message: IndicatorSubscribe
+    state: AppState, session: ClientSession, message: IndicatorSubscribe, symbol: str
 ) -> Callable[[], None]:
     """Send a snapshot of the series, then the values at every candle update; return the
     function that stops the updates.
@@ -154,12 +163,13 @@ async def subscribe_indicators(
     capacity = state.hub.store.capacity
     if message.limit is not None and not 1 <= message.limit <= capacity:
         raise InvalidLimit(message.limit, capacity)
-    indicators = await _indicators_of(state, message.symbol, message.interval)
+    indicators = await _indicators_of(state, symbol, message.interval)
     topic = indicators.topic
     indicators.pin(specs)
     snapshot = {
         "type": "snapshot",
         "channel": "indicators",
+        "market": state.market,
         "symbol": topic.symbol,
         "interval": topic.interval.code,
         "names": [s.name for s in specs],
@@ -171,7 +181,7 @@ async def subscribe_indicators(
     def push(current: TopicIndicators, candle: Candle) -> None:
         # A forming candle's values may be superseded while queued; a closed one's never.
         key = None if candle.closed else (subscription, candle.open_time)
-        session.send(_update(current, candle, specs), key)
+        session.send(_update(current, candle, specs, state.market), key)
 
     unwatch = counted_subscription("indicators", _caches(state).watch(topic, push))
 

@@ -17,6 +17,9 @@ Client messages, one channel each::
     {"op": "unsubscribe", "channel": "orderbook", "symbol": "BTCUSDT"}
     {"op": "ping"}
 
+Every message may name a ``market`` (``spot`` | ``usdm``, default the node's ``--market``);
+a ccxt unified symbol names it too (``BTC/USDT:USDT`` is the USD-M perpetual).
+
 ``since`` means what the client already holds: on ``candles`` the open time (seconds, or
 milliseconds if it is that large) of its last candle, on ``trades`` the id of its last
 trade. ``rounding`` is a decimal string or a JSON number (``"0.1"`` or ``0.1``).
@@ -54,6 +57,7 @@ class Subscribe:
     since_ms: int | None
     limit: int | None
     names: tuple[str, ...] = ()
+    market: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +67,7 @@ class Unsubscribe:
     channel: str
     symbol: str
     interval: Interval
+    market: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +79,7 @@ class BookSubscribe:
     symbol: str
     limit: int | None = None
     rounding: Decimal | None = None
+    market: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +88,7 @@ class DepthSubscribe:
 
     channel: ClassVar[FeedChannel] = "depth"
     symbol: str
+    market: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +99,7 @@ class TradeSubscribe:
     symbol: str
     limit: int | None = None
     since_id: int | None = None
+    market: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +110,7 @@ class LiquidationSubscribe:
     symbol: str
     limit: int | None = None
     timeframe: Interval | None = None
+    market: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +119,7 @@ class FeedUnsubscribe:
 
     channel: FeedChannel
     symbol: str
+    market: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,35 +149,38 @@ def parse_client_message(raw: str | bytes) -> ClientMessage:
     symbol = message.get("symbol")
     if not isinstance(symbol, str) or not symbol:
         raise ProtocolError("invalid_symbol", "symbol must be a non-empty string")
+    market = message.get("market")
+    if market is not None and not isinstance(market, str):
+        raise ProtocolError("malformed", "market must be a string: spot or usdm")
     if channel in FEED_CHANNELS:
-        return _feed_message(op, channel, symbol, message)
+        return _feed_message(op, channel, symbol, market, message)
     interval = Interval.parse(_string(message, "interval", "1m"))
     if op == "unsubscribe":
-        return Unsubscribe(channel, symbol, interval)
+        return Unsubscribe(channel, symbol, interval, market)
     since = _optional_int(message, "since")
     limit = _optional_int(message, "limit")
     since_ms = epoch_ms(since) if since is not None else None
-    return Subscribe(channel, symbol, interval, since_ms, limit, _names(message))
+    return Subscribe(channel, symbol, interval, since_ms, limit, _names(message), market)
 
 
 def _feed_message(
-    op: str, channel: FeedChannel, symbol: str, message: dict[str, Any]
+    op: str, channel: FeedChannel, symbol: str, market: str | None, message: dict[str, Any]
 ) -> FeedSubscribe | FeedUnsubscribe:
     if op == "unsubscribe":
-        return FeedUnsubscribe(channel, symbol)
+        return FeedUnsubscribe(channel, symbol, market)
     if channel == "depth":
-        return DepthSubscribe(symbol)
+        return DepthSubscribe(symbol, market)
     limit = _optional_int(message, "limit")
     if channel == "orderbook":
-        return BookSubscribe(symbol, limit, parse_rounding(message.get("rounding")))
+        return BookSubscribe(symbol, limit, parse_rounding(message.get("rounding")), market)
     if channel == "trades":
-        return TradeSubscribe(symbol, limit, _optional_int(message, "since"))
+        return TradeSubscribe(symbol, limit, _optional_int(message, "since"), market)
     timeframe = message.get("timeframe")
     if timeframe is not None and not isinstance(timeframe, str):
         raise ProtocolError("malformed", "timeframe must be a string")
     # An unknown timeframe raises InvalidInterval, which lists the seven valid ones.
     parsed = None if timeframe is None else parse_timeframe(timeframe)
-    return LiquidationSubscribe(symbol, limit, parsed)
+    return LiquidationSubscribe(symbol, limit, parsed, market)
 
 
 def parse_rounding(value: object) -> Decimal | None:

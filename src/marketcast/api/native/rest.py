@@ -11,6 +11,10 @@ snapshot (shapes in :mod:`marketcast.api.native.formats`, rules in
 ``GET /trades/{symbol}?limit=&since=`` (``since``: a trade id), ``GET
 /liquidations/{symbol}?limit=&timeframe=&start_time=&end_time=`` (buckets only with a
 ``timeframe``; times in seconds or ms, default everything held).
+
+Every route that names a symbol takes ``market`` (``spot`` | ``usdm``, default the node's)
+and accepts ccxt's unified symbols, which hold a slash (``BTC/USDT:USDT``): hence the
+``{symbol:path}`` routes.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from marketcast.api.native.protocol import parse_rounding
 from marketcast.api.native.status import health, streaming_status
 from marketcast.api.params import (
     LIMIT_DOC,
+    MARKET_PARAMETER,
     TIME_DOC,
     documented,
     natural,
@@ -42,7 +47,7 @@ from marketcast.api.params import (
     parse_time,
     query,
 )
-from marketcast.api.state import app_state
+from marketcast.api.state import app_state, market_state
 from marketcast.domain.liquidations import parse_timeframe
 from marketcast.errors import InvalidRequest
 
@@ -63,22 +68,32 @@ async def get_health(request: Request) -> Response:
 
 @router.get("/ready")
 async def get_ready(request: Request) -> Response:
-    hub = app_state(request).hub
-    done, total = hub.bootstrap_progress()
-    body = {"ready": hub.ready, "bootstrap": {"done": done, "total": total}}
-    return _json(body, 200 if hub.ready else 503)
+    """Ready once every market's configured topics are bootstrapped."""
+    hubs = [market.hub for market in app_state(request).markets.values()]
+    progress = [hub.bootstrap_progress() for hub in hubs]
+    ready = all(hub.ready for hub in hubs)
+    done, total = sum(p[0] for p in progress), sum(p[1] for p in progress)
+    body = {"ready": ready, "bootstrap": {"done": done, "total": total}}
+    return _json(body, 200 if ready else 503)
 
 
-@router.get("/symbols")
+@router.get("/symbols", openapi_extra=documented(MARKET_PARAMETER))
 async def get_symbols(request: Request) -> Response:
-    return _json({"symbols": list(app_state(request).hub.symbols)})
+    """The configured symbols of the default market (SmartTrade's body), or of ``market``."""
+    market = request.query_params.get("market")
+    state = app_state(request).on(market)
+    body: dict[str, Any] = {"symbols": list(state.hub.symbols)}
+    return _json(body | ({"market": state.market} if market else {}))
 
 
 async def get_candles(request: Request) -> Response:
     """``GET /candles/{symbol}/{interval}``: the route charts load history from."""
-    state = app_state(request)
-    symbol, interval = request.path_params["symbol"], request.path_params["interval"]
     query = request.query_params
+    given = request.path_params["symbol"]
+    state, symbol = market_state(app_state(request), given, query.get("market"))
+    interval = request.path_params["interval"]
+    # SmartTrade's clients share this route: the market is named only when asked for.
+    echo = {"market": state.market} if query.get("market") or "/" in given else {}
     limit = parse_limit(query.get("limit"), default=500, maximum=state.settings.buffer_size)
     since = parse_time(query.get("since"), "since")
     before = parse_time(query.get("before"), "before")
@@ -87,7 +102,7 @@ async def get_candles(request: Request) -> Response:
     # Only the plain "newest N" shape is cached: that is what charts load, and `since`
     # values are as many as the clients' histories.
     revision = store.revision(topic) if since is None and before is None else None
-    if revision is not None:
+    if revision is not None and not echo:
         cached = state.candle_bodies.get(topic, revision, limit)
         if cached is not None:
             return Response(cached, media_type=JSON)
@@ -96,10 +111,11 @@ async def get_candles(request: Request) -> Response:
         {
             "symbol": topic.symbol,
             "interval": topic.interval.code,
+            **echo,
             "candles": [candle_native(c) for c in candles],
         }
     )
-    if revision is not None:
+    if revision is not None and not echo:
         state.candle_bodies.put(topic, revision, limit, body)
     return Response(body, media_type=JSON)
 
@@ -107,7 +123,7 @@ async def get_candles(request: Request) -> Response:
 # A plain Starlette route: FastAPI's per-request machinery (parameter binding, exit
 # stack) was a quarter of this route's cost in bench/rest.py, and it binds nothing here.
 # Middleware, error mapping and access control apply as to every route.
-router.add_route("/candles/{symbol}/{interval}", get_candles, methods=["GET"])
+router.add_route("/candles/{symbol:path}/{interval}", get_candles, methods=["GET"])
 
 # A plain route is not in the generated OpenAPI document: this is its entry.
 CANDLES_OPENAPI: dict[str, Any] = {
@@ -120,6 +136,7 @@ CANDLES_OPENAPI: dict[str, Any] = {
             {"name": "interval", "in": "path", "required": True, "schema": {"type": "string"}},
             query("limit", LIMIT_DOC + "; default 500", type="integer", minimum=1),
             query("since", TIME_DOC + ": candles from this open time on", type="integer"),
+            MARKET_PARAMETER,
             query("before", TIME_DOC + ": candles opened before this", type="integer"),
         ],
         "responses": {"200": {"description": "the candles"}},
@@ -133,15 +150,16 @@ async def get_streaming_status(request: Request) -> Response:
 
 
 @router.get(
-    "/orderbook/{symbol}",
+    "/orderbook/{symbol:path}",
     openapi_extra=documented(
         query("limit", LIMIT_DOC + "; levels per side, default 20", type="integer", minimum=1),
         query("rounding", "one of the symbol's rounding_options", type="string"),
+        MARKET_PARAMETER,
     ),
 )
 async def get_orderbook(request: Request, symbol: str) -> Response:
-    state = app_state(request)
     query = request.query_params
+    state, symbol = market_state(app_state(request), symbol, query.get("market"))
     maximum = state.settings.max_orderbook_limit
     limit = parse_limit(query.get("limit"), default=DEFAULT_BOOK_LIMIT, maximum=maximum)
     rounding = parse_rounding(query.get("rounding"))
@@ -149,7 +167,7 @@ async def get_orderbook(request: Request, symbol: str) -> Response:
 
 
 @router.get(
-    "/depth/{symbol}",
+    "/depth/{symbol:path}",
     openapi_extra=documented(
         query(
             "limit",
@@ -157,10 +175,11 @@ async def get_orderbook(request: Request, symbol: str) -> Response:
             type="integer",
             minimum=1,
         ),
+        MARKET_PARAMETER,
     ),
 )
 async def get_depth(request: Request, symbol: str) -> Response:
-    state = app_state(request)
+    state, symbol = market_state(app_state(request), symbol, request.query_params.get("market"))
     limit = parse_limit(
         request.query_params.get("limit"),
         default=DEFAULT_DEPTH_LIMIT,
@@ -170,15 +189,16 @@ async def get_depth(request: Request, symbol: str) -> Response:
 
 
 @router.get(
-    "/trades/{symbol}",
+    "/trades/{symbol:path}",
     openapi_extra=documented(
         query("limit", LIMIT_DOC + "; default 50", type="integer", minimum=1),
         query("since", "the id of the last trade the client holds", type="integer", minimum=0),
+        MARKET_PARAMETER,
     ),
 )
 async def get_trades(request: Request, symbol: str) -> Response:
-    state = app_state(request)
     query = request.query_params
+    state, symbol = market_state(app_state(request), symbol, query.get("market"))
     maximum = state.settings.trade_history
     limit = parse_limit(query.get("limit"), default=DEFAULT_TRADES_LIMIT, maximum=maximum)
     since = _trade_id(query.get("since"))

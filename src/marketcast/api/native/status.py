@@ -7,17 +7,17 @@ from typing import Any
 from marketcast.api.state import AppState
 from marketcast.domain.series import breaks
 from marketcast.domain.topics import Topic
+from marketcast.hub.candles.hub import Hub
 
 
-def health(state: AppState) -> dict[str, Any]:
-    hub = state.hub
-    upstream = state.upstream()
+def _market_reasons(name: str, hub: Hub, upstream: dict[str, Any]) -> list[str]:
+    """Why one market is degraded (each reason names the market)."""
     reasons = []
     if not hub.catalog_loaded.is_set():
         reasons.append("exchange info not loaded (exchange unreachable?)")
     if upstream.get("connected") is False:
         reasons.append("exchange stream disconnected")
-    if upstream.get("node", {}).get("change_feed") is False:
+    if upstream.get("change_feed") is False:
         reasons.append("shared store (Redis) unreachable: serving what this node holds")
     failing = [str(t) for t in hub.topics if (s := hub.sync_of(t)) and s.stats.last_error]
     if failing:
@@ -27,15 +27,40 @@ def health(state: AppState) -> dict[str, Any]:
         reasons.append(f"sync stopped for {', '.join(map(str, dead[:10]))}")
     if hub.unlisted:
         reasons.append(f"configured symbols not listed by the exchange: {', '.join(hub.unlisted)}")
-    done, total = hub.bootstrap_progress()
+    return [f"{name}: {reason}" for reason in reasons]
+
+
+def health(state: AppState) -> dict[str, Any]:
+    """The node's status; ``ready``, ``bootstrap`` and ``topics`` count every market,
+    ``markets`` has each market's own."""
+    upstream = state.upstream()
+    upstream_of = upstream.get("markets", {})
+    reasons: list[str] = []
+    markets: dict[str, Any] = {}
+    for name, on in state.markets.items():
+        hub = on.hub
+        reasons += _market_reasons(name, hub, upstream_of.get(name, {}))
+        done, total = hub.bootstrap_progress()
+        markets[name] = {
+            "ready": hub.ready,
+            "bootstrap": {"done": done, "total": total},
+            "symbols": list(hub.symbols),
+            "topics": len(hub.topics),
+        }
+    hub = state.hub
     return {
         "status": "degraded" if reasons else "ok",
         "mode": "SIMULATED" if hub.simulated else "live",
         "simulated": hub.simulated,
-        "ready": hub.ready,
-        "bootstrap": {"done": done, "total": total},
+        "ready": all(m["ready"] for m in markets.values()),
+        "bootstrap": {
+            "done": sum(m["bootstrap"]["done"] for m in markets.values()),
+            "total": sum(m["bootstrap"]["total"] for m in markets.values()),
+        },
+        "market": state.settings.market,
+        "markets": markets,
         "store": state.settings.store,
-        "topics": len(hub.topics),
+        "topics": sum(m["topics"] for m in markets.values()),
         "connections": state.admission.open if state.admission else None,
         "slow_consumers_closed": state.sockets.slow_closes,
         "upstream": upstream,
@@ -52,6 +77,7 @@ async def topic_status(state: AppState, topic: Topic, now_ms: int) -> dict[str, 
     updated = info.updated_at_ms
     return {
         "topic": str(topic),
+        "market": state.market,
         "symbol": topic.symbol,
         "interval": topic.interval.code,
         "count": info.count,
@@ -75,7 +101,9 @@ async def streaming_status(state: AppState) -> dict[str, Any]:
     the native per-topic detail under ``topics``."""
     hub = state.hub
     now_ms = hub.now_ms()
-    topics = [await topic_status(state, t, now_ms) for t in hub.topics]
+    topics = [
+        await topic_status(on, t, now_ms) for on in state.markets.values() for t in on.hub.topics
+    ]
     per_symbol = []
     last_update = 0
     for topic in hub.topics:

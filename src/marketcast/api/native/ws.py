@@ -22,7 +22,7 @@ from marketcast.api.native.channels import (
     subscribe_trades,
 )
 from marketcast.api.native.depth import subscribe_depth
-from marketcast.api.native.formats import encode_native
+from marketcast.api.native.formats import native_encoder
 from marketcast.api.native.indicators import subscribe_indicators
 from marketcast.api.native.protocol import (
     BookSubscribe,
@@ -36,7 +36,7 @@ from marketcast.api.native.protocol import (
     Unsubscribe,
     parse_client_message,
 )
-from marketcast.api.state import AppState, app_state
+from marketcast.api.state import AppState, app_state, market_state
 from marketcast.api.transport.messages import dumps
 from marketcast.api.transport.session import ClientSession
 from marketcast.domain.candles import Candle
@@ -52,54 +52,64 @@ async def native_ws(websocket: WebSocket) -> None:
     session = await state.sockets.open(websocket, batching=True)
     if session is None:
         return
-    subscriptions: dict[Topic, Callable[[], None]] = {}
-    watching: dict[Topic, Callable[[], None]] = {}
-    feeds: dict[tuple[str, str], Callable[[], None]] = {}
+    # Keyed by market too: one socket may follow BTCUSDT on spot and on USD-M.
+    subscriptions: dict[tuple[str, Topic], Callable[[], None]] = {}
+    watching: dict[tuple[str, Topic], Callable[[], None]] = {}
+    feeds: dict[tuple[str, str, str], Callable[[], None]] = {}
 
     async def handle(session: ClientSession, raw: str) -> None:
         message = parse_client_message(raw)
         if isinstance(message, Ping):
             session.send('{"type":"pong"}')
-        elif isinstance(message, FeedUnsubscribe):
-            key = (message.channel, state.hub.resolve_symbol(message.symbol))
+            return
+        on, symbol = market_state(state, message.symbol, message.market)
+        if isinstance(message, FeedUnsubscribe):
+            key = (message.channel, on.market, on.hub.resolve_symbol(symbol))
             if (detach := feeds.pop(key, None)) is not None:
                 detach()
-            session.send(dumps({"type": "unsubscribed", "channel": key[0], "symbol": key[1]}))
+            names = {"channel": key[0], "market": key[1], "symbol": key[2]}
+            session.send(dumps({"type": "unsubscribed"} | names))
         elif isinstance(
             message, BookSubscribe | DepthSubscribe | TradeSubscribe | LiquidationSubscribe
         ):
             others = len(subscriptions) + len(watching)
-            await _subscribe_feed(state, session, feeds, message, others=others)
+            await _subscribe_feed(on, session, feeds, message, symbol, others=others)
         elif isinstance(message, Subscribe) and message.channel == "indicators":
-            topic = Topic(state.hub.resolve_symbol(message.symbol), message.interval)
-            if (previous := watching.pop(topic, None)) is not None:
+            held = (on.market, Topic(on.hub.resolve_symbol(symbol), message.interval))
+            if (previous := watching.pop(held, None)) is not None:
                 previous()
             _check_cap(state, len(subscriptions) + len(watching) + len(feeds))
-            watching[topic] = await subscribe_indicators(state, session, message)
+            watching[held] = await subscribe_indicators(on, session, message, symbol)
         elif isinstance(message, Subscribe):
             others = len(watching) + len(feeds)
-            await _subscribe(state, session, subscriptions, message, others=others)
+            await _subscribe(on, session, subscriptions, message, symbol, others=others)
         elif isinstance(message, Unsubscribe):
-            topic = Topic(state.hub.resolve_symbol(message.symbol), message.interval)
-            held = watching if message.channel == "indicators" else subscriptions
-            detach = held.pop(topic, None)
+            held = (on.market, Topic(on.hub.resolve_symbol(symbol), message.interval))
+            holder = watching if message.channel == "indicators" else subscriptions
+            detach = holder.pop(held, None)
             if detach is not None:
                 detach()
-            names = _names(topic) | {"channel": message.channel}
+            names = _names(on.market, held[1]) | {"channel": message.channel}
             session.send(dumps({"type": "unsubscribed", **names}))
 
     await session.serve(state.sockets.reader(session, handle))
 
 
-def _names(topic: Topic) -> dict[str, str]:
-    return {"channel": "candles", "symbol": topic.symbol, "interval": topic.interval.code}
+def _names(market: str, topic: Topic) -> dict[str, str]:
+    return {
+        "channel": "candles",
+        "market": market,
+        "symbol": topic.symbol,
+        "interval": topic.interval.code,
+    }
 
 
 async def _subscribe(
     state: AppState,
     session: ClientSession,
-    subscriptions: dict[Topic, Callable[[], None]],
+    subscriptions: dict[tuple[str, Topic], Callable[[], None]],
     message: Subscribe,
+    symbol: str,
     *,
     others: int = 0,
 ) -> None:
@@ -107,8 +117,9 @@ async def _subscribe(
     capacity = hub.store.capacity
     if message.limit is not None and not 1 <= message.limit <= capacity:
         raise InvalidLimit(message.limit, capacity)
-    topic = Topic(hub.resolve_symbol(message.symbol), message.interval)
-    if topic not in subscriptions:
+    topic = Topic(hub.resolve_symbol(symbol), message.interval)
+    held = (state.market, topic)
+    if held not in subscriptions:
         _check_cap(state, len(subscriptions) + others)
     await candle_topic_ready(state, topic)
     reset = False
@@ -127,7 +138,7 @@ async def _subscribe(
     def send_snapshot(candles: list[Candle]) -> None:
         body = {
             "type": "snapshot",
-            **_names(topic),
+            **_names(state.market, topic),
             "reset": reset,
             "candles": [candle_native(c) for c in candles],
         }
@@ -137,15 +148,15 @@ async def _subscribe(
         session,
         hub,
         topic,
-        encoder=encode_native,
+        encoder=native_encoder(state.market),
         read_snapshot=read_snapshot,
         send_snapshot=send_snapshot,
     )
     # A repeated subscribe is a resume: the old subscription stops only now that the new
     # snapshot is queued, so a refused or failed resume leaves the client what it held.
-    if (previous := subscriptions.pop(topic, None)) is not None:
+    if (previous := subscriptions.pop(held, None)) is not None:
         previous()
-    subscriptions[topic] = detach
+    subscriptions[held] = detach
 
 
 def _check_cap(state: AppState, held: int) -> None:
@@ -158,15 +169,16 @@ def _check_cap(state: AppState, held: int) -> None:
 async def _subscribe_feed(
     state: AppState,
     session: ClientSession,
-    feeds: dict[tuple[str, str], Callable[[], None]],
+    feeds: dict[tuple[str, str, str], Callable[[], None]],
     message: FeedSubscribe,
+    symbol: str,
     *,
     others: int,
 ) -> None:
-    key = (message.channel, state.hub.resolve_symbol(message.symbol))
+    key = (message.channel, state.market, state.hub.resolve_symbol(symbol))
     if key not in feeds:
         _check_cap(state, len(feeds) + others)
-    symbol = key[1]
+    symbol = key[2]
     if isinstance(message, BookSubscribe):
         detach = await subscribe_book(state, session, symbol, message)
     elif isinstance(message, DepthSubscribe):
