@@ -16,7 +16,6 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-import websockets
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
@@ -25,7 +24,7 @@ from marketcast.config import Settings
 from marketcast.exchanges.sim import SimConfig
 from support.routes import websocket_paths
 from support.servers import running_hub, wait_ready
-from support.wsio import closed_with, receive_until
+from support.wsio import closed_with, connect, receive_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
@@ -37,7 +36,7 @@ BOUNDED_LABELS = {
     "stream": {"kline", "depth", "trade", "liquidation"},
     "feed": {"candles", "books", "trades"},
     "status": {"429", "418"},
-    "channel": {"candles", "book", "trades", "liquidations", "indicators"},
+    "channel": {"candles", "book", "depth", "trades", "liquidations", "indicators"},
     "store": {"redis"},
 }
 
@@ -86,7 +85,7 @@ async def test_metrics_show_reconnects_rate_limits_and_latencies() -> None:
         await wait_ready(hub.http)
         async with (
             httpx.AsyncClient(base_url=hub.http) as client,
-            websockets.connect(f"{hub.ws}/ws", additional_headers=AUTH) as ws,
+            connect(f"{hub.ws}/ws", additional_headers=AUTH) as ws,
         ):
             assert (await client.get("/metrics")).status_code == 401  # the token covers it
             before = await scrape(client)
@@ -181,7 +180,7 @@ async def test_sockets_refused_after_accepting_are_not_counted_as_clients() -> N
         async with httpx.AsyncClient(base_url=hub.http, headers=AUTH) as client:
             before = await scrape(client)
             for path in REFUSED:
-                async with websockets.connect(f"{hub.ws}{path}") as ws:
+                async with connect(f"{hub.ws}{path}") as ws:
                     await closed_with(ws, timeout=30)
             await wait_for(
                 client,

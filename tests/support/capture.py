@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-import websockets
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
+
+from support.wsio import connect
 
 Json = dict[str, Any]
 
@@ -67,5 +68,5 @@ async def session(
     captured: Captured, ws_origin: str, route: str, path: str
 ) -> AsyncIterator[Session]:
     """A socket on ``path`` whose messages are recorded under the template ``route``."""
-    async with websockets.connect(f"{ws_origin}{path}") as ws:
+    async with connect(f"{ws_origin}{path}") as ws:
         yield Session(captured, route, ws)
