@@ -45,7 +45,9 @@ async def test_usdm_node_reads_futures_paths_and_serves_truth() -> None:
 
         candles = (await client.get("/candles/BTCUSDT/1m", params={"limit": 100})).json()
         times = [c["time"] * 1000 for c in candles["candles"]]
-        truth = hub.sim.truth.klines("BTCUSDT", M1, times[0], times[-1], hub.sim.clock.now_ms())
+        truth = hub.sim.futures_truth.klines(
+            "BTCUSDT", M1, times[0], times[-1], hub.sim.clock.now_ms()
+        )
         assert [c.time * 1000 for c in truth] == times
         assert [c["close"] for c in candles["candles"][:-1]] == [c.close for c in truth[:-1]]
 

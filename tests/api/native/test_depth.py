@@ -33,9 +33,10 @@ def parsed(rows: list[list[str]]) -> Levels:
     return [(Decimal(price), Decimal(quantity)) for price, quantity in rows]
 
 
-def truth(sim: SimExchange, update_id: int) -> tuple[Levels, Levels]:
+def truth(sim: SimExchange, market: str, update_id: int) -> tuple[Levels, Levels]:
+    """The market's true book: USD-M's has its own prices (spot's at a small basis)."""
     spec = sim.truth.tape.spec(SYMBOL)
-    book = sim.book_at(SYMBOL, update_id)
+    book = sim.book_at(SYMBOL, update_id, "usdm" if market == "usdm" else "spot")
 
     def side(levels: tuple[tuple[int, int], ...]) -> Levels:
         return [
@@ -86,7 +87,7 @@ async def test_rest_depth_is_the_true_book_through_breaks_and_drops(market: str)
         assert set(body) == {"symbol", "market", "last_update_id", "bids", "asks"}
         assert (body["symbol"], body["market"]) == (SYMBOL, market)
         bids, asks = parsed(body["bids"]), parsed(body["asks"])
-        assert (bids, asks) == truth(hub.sim, body["last_update_id"])
+        assert (bids, asks) == truth(hub.sim, market, body["last_update_id"])
         tick = Decimal(1).scaleb(-hub.sim.truth.tape.spec(SYMBOL).price_decimals)
         assert off_tick(bids + asks, tick), "the simulator rests some orders between ticks"
         # The exchange's own strings, not re-formatted numbers.
@@ -109,7 +110,7 @@ async def test_rest_depth_is_the_true_book_through_breaks_and_drops(market: str)
             await until_past(http, before + 20)
             body = await depth(http, limit=1000)
             assert (parsed(body["bids"]), parsed(body["asks"])) == truth(
-                hub.sim, body["last_update_id"]
+                hub.sim, market, body["last_update_id"]
             )
         health = (await http.get("/health")).json()
         assert resyncs(health) >= 2, health["upstream"]["feeds"]
@@ -160,7 +161,7 @@ async def test_a_depth_client_holds_the_true_book_through_faults(market: str) ->
             await ws.send(orjson.dumps({"op": "subscribe", "channel": "depth", "symbol": SYMBOL}))
             copy = Copy()
             copy.take(await receive(ws))
-            assert copy.levels() == truth(hub.sim, copy.last_update)
+            assert copy.levels() == truth(hub.sim, market, copy.last_update)
             start, checks = copy.last_update, 1
             faults: dict[int, Callable[[], int]] = {
                 1: lambda: hub.sim.faults.depth_gap(1),
@@ -176,7 +177,7 @@ async def test_a_depth_client_holds_the_true_book_through_faults(market: str) ->
                 assert message["symbol"] == SYMBOL
                 assert message["market"] == market
                 copy.take(message)
-                assert copy.levels() == truth(hub.sim, copy.last_update), message["type"]
+                assert copy.levels() == truth(hub.sim, market, copy.last_update), message["type"]
                 checks += 1
     assert copy.resets >= 1, "the dropped stream's resync sends a new snapshot"
     assert copy.changes == checks - 1 - copy.resets  # every message was checked

@@ -4,6 +4,7 @@ symbols and feeds, chosen per request by ``market`` or by a ccxt unified symbol.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -13,6 +14,8 @@ import pytest_asyncio
 
 from marketcast.domain.intervals import Interval
 from marketcast.exchanges.sim import SimConfig
+from marketcast.exchanges.sim.truth.book import PRICE_DIGITS
+from marketcast.exchanges.sim.wire.streams import Market
 from support.servers import Running, running_hub, wait_ready
 from support.wsio import connect, receive, receive_until
 
@@ -42,9 +45,10 @@ async def client(hub: Running) -> AsyncIterator[httpx.AsyncClient]:
         yield http
 
 
-def assert_true_candles(hub: Running, body: Json) -> None:
+def assert_true_candles(hub: Running, body: Json, market: Market) -> None:
     times = [c["time"] * 1000 for c in body["candles"]]
-    truth = hub.sim.truth.klines("BTCUSDT", M1, times[0], times[-1], hub.sim.clock.now_ms())
+    now = hub.sim.clock.now_ms()
+    truth = hub.sim.market_truth(market).klines("BTCUSDT", M1, times[0], times[-1], now)
     assert [c.time * 1000 for c in truth] == times
     closed = [c for c in body["candles"] if c["closed"]]
     assert [c["close"] for c in closed] == [t.close for t in truth[: len(closed)]]
@@ -57,8 +61,10 @@ async def test_both_markets_serve_their_candles_from_their_own_exchange_paths(
     usdm = (await client.get("/candles/BTCUSDT/1m", params={"limit": 50, "market": "usdm"})).json()
     assert "market" not in spot  # SmartTrade's body, unchanged, when no market is named
     assert usdm["market"] == "usdm"
-    assert_true_candles(hub, spot)
-    assert_true_candles(hub, usdm)
+    assert_true_candles(hub, spot, "spot")
+    assert_true_candles(hub, usdm, "usdm")
+    # The simulator's perpetual trades at a basis to spot: the two series differ.
+    assert spot["candles"][0]["close"] != usdm["candles"][0]["close"]
     requested = hub.sim.stats.rest_requests
     assert requested["/api/v3/klines"] > 0
     assert requested["/fapi/v1/klines"] > 0
@@ -97,6 +103,32 @@ async def test_books_depth_and_trades_name_their_market(
     assert requested["/api/v3/depth"] > 0
     assert requested["/fapi/v1/depth"] > 0
     assert requested["/fapi/v1/aggTrades"] > 0
+
+
+async def test_each_markets_book_and_trades_are_its_own_truth(
+    hub: Running, client: httpx.AsyncClient
+) -> None:
+    spec = hub.sim.truth.tape.spec("BTCUSDT")
+    best: dict[str, Decimal] = {}
+    for market in ("spot", "usdm"):
+        body = (await client.get("/depth/BTCUSDT", params={"market": market})).json()
+        book = hub.sim.book_at("BTCUSDT", body["last_update_id"], market)
+        places = (-spec.price_decimals - PRICE_DIGITS, -spec.qty_decimals)
+        true_bids = [
+            (Decimal(p).scaleb(places[0]), Decimal(q).scaleb(places[1])) for p, q in book.bids
+        ]
+        assert [(Decimal(p), Decimal(q)) for p, q in body["bids"]] == true_bids[:100]
+        best[market] = Decimal(body["bids"][0][0])
+
+        trades = (await client.get("/trades/BTCUSDT", params={"market": market})).json()
+        ids = [t["id"] for t in trades["trades"]]
+        now = hub.sim.clock.now_ms()
+        truth = hub.sim.market_truth(market).trades("BTCUSDT", from_id=ids[0], end_ms=now)
+        by_id = {t.trade_id: t for t in truth}
+        for row in trades["trades"]:
+            true_price = Decimal(by_id[row["id"]].price).scaleb(-spec.price_decimals)
+            assert Decimal(row["price_formatted"]) == true_price, market
+    assert best["spot"] != best["usdm"]
 
 
 async def test_symbols_health_and_status_list_both_markets(client: httpx.AsyncClient) -> None:

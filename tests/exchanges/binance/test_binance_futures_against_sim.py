@@ -66,7 +66,7 @@ async def test_usdm_klines_page_1500_rows_and_match_the_truth() -> None:
         calls = exchange.stats.klines_requests[("/fapi/v1/klines", "BTCUSDT", "1m")]
     assert len(latest) == 2000
     assert calls == 2  # 1500 + 500
-    assert latest[:-1] == exchange.truth.klines(
+    assert latest[:-1] == exchange.futures_truth.klines(
         "BTCUSDT", BTC_1M.interval, latest[0].open_time, latest[-2].open_time, now
     )
 
@@ -78,7 +78,7 @@ async def test_usdm_lists_only_the_sims_perpetuals_and_serves_timed_snapshots() 
         listings = await rest.exchange_info()
         snapshot = await rest.depth_snapshot("BTCUSDT", limit=50)
         recent = await rest.agg_trades("BTCUSDT", limit=20)
-        truth = exchange.truth.trades("BTCUSDT", from_id=recent[0].id, end_ms=now)[:20]
+        truth = exchange.futures_truth.trades("BTCUSDT", from_id=recent[0].id, end_ms=now)[:20]
     assert [s.symbol for s in listings] == ["BTCUSDT"]
     assert snapshot.event_time is not None
     assert 0 < len(snapshot.bids) <= 50
@@ -136,7 +136,7 @@ async def test_force_orders_on_market_are_the_sims_liquidations() -> None:
     for event in found:
         assert isinstance(event, LiquidationEvent)
         t = event.liquidation.time_ms
-        (truth,) = exchange.truth.liquidations("BTCUSDT", t, t)
+        (truth,) = exchange.futures_truth.liquidations("BTCUSDT", t, t)
         assert event.liquidation.side == truth.side
         assert event.liquidation.quantity > 0
     assert isinstance(klines[0], KlineUpdate)

@@ -1,6 +1,8 @@
 """A simulated Binance, spot and USD-M futures: the same wire protocol, a seeded ground truth.
 
-One server serves both markets from one tape (futures mirror the spot prices and trades):
+One server serves both markets, each from its own tape: a perpetual's is its spot tape's
+twin at a small basis (the same moves and trade counts, prices 4 bp above), so data of one
+market served as the other's shows:
 
 * spot: REST ``/api/v3/...``; streams ``/ws``, ``/ws/<streams>``, ``/stream?streams=``
   (kline, trade, aggTrade, depth);

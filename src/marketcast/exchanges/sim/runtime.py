@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections import Counter, deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Final, Protocol
 
 from marketcast.exchanges.sim.clock import VirtualClock
 from marketcast.exchanges.sim.config import SimConfig
 from marketcast.exchanges.sim.faults.connection import ConnectionFaults
+from marketcast.exchanges.sim.truth.book import BookModel
 from marketcast.exchanges.sim.truth.ground_truth import Downtime, GroundTruth, book_models
 from marketcast.exchanges.sim.truth.liquidations import LiquidationModel
 from marketcast.exchanges.sim.truth.tape import Tape
@@ -18,6 +19,10 @@ from marketcast.exchanges.sim.wire.market import MarketFormatter
 from marketcast.exchanges.sim.wire.spot import KlineFormatter, precise_text
 from marketcast.exchanges.sim.wire.streams import Market
 from marketcast.exchanges.sim.wire.weights import WeightLimiter
+
+BASIS: Final = 0.0004
+"""How far a perpetual's prices sit above spot's (4 bp): the two tapes move together,
+and every price differs, so a market mixed up anywhere shows."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,11 +92,13 @@ class RestFaults:
 
 @dataclass(frozen=True, slots=True)
 class Venue:
-    """One market the simulator serves over the same tape: spot or USD-M futures.
+    """One market the simulator serves: spot or USD-M futures, each over its own tape.
 
     Attributes:
         market: ``"spot"`` or ``"usdm"``.
         listed: its symbols.
+        tape: its trades (USD-M's is spot's twin at a small basis, see :data:`BASIS`).
+        books: its order books by symbol.
         limiter: its REST weight budget (Binance counts the two markets apart).
         klines: kline payload builders by symbol.
         formatters: trade and book payload builders by symbol.
@@ -101,6 +108,8 @@ class Venue:
 
     market: Market
     listed: frozenset[str]
+    tape: Tape
+    books: Mapping[str, BookModel]
     limiter: WeightLimiter
     klines: Mapping[str, KlineFormatter]
     formatters: Mapping[str, MarketFormatter]
@@ -119,15 +128,21 @@ class SimRuntime:
         self.wall_time = wall_time
         self.tape = Tape(config.seed, config.symbols, clock.now_ms(), trends=config.trends)
         self.books = book_models(self.tape)
-        self.liquidations = LiquidationModel(self.tape)
-        self.spot = self._spot_venue()
         futures = _futures_symbols(config)
-        self.futures_formatters = {s: FuturesFormatter(self.tape.spec(s)) for s in futures}
+        self.futures_tape = Tape(
+            config.seed, futures, clock.now_ms(), trends=config.trends, basis=BASIS
+        )
+        self.liquidations = LiquidationModel(self.futures_tape)
+        self.spot = self._spot_venue()
+        spec = self.futures_tape.spec
+        self.futures_formatters = {s: FuturesFormatter(spec(s)) for s in futures}
         self.usdm = Venue(
             market="usdm",
             listed=frozenset(futures),
+            tape=self.futures_tape,
+            books=book_models(self.futures_tape),
             limiter=WeightLimiter(config.futures_weight_limit_per_minute),
-            klines={s: KlineFormatter(self.tape.spec(s), precise_text) for s in futures},
+            klines={s: KlineFormatter(spec(s), precise_text) for s in futures},
             formatters=self.futures_formatters,
             push_interval_s=config.futures_push_interval_s,
             max_incoming_per_second=config.futures_max_incoming_per_second,
@@ -145,15 +160,19 @@ class SimRuntime:
     def venue(self, market: Market) -> Venue:
         return self.spot if market == "spot" else self.usdm
 
-    def truth(self) -> GroundTruth:
-        """Ground truth under the downtimes injected so far."""
-        return GroundTruth(self.tape, tuple(self.downtimes), self.books, self.liquidations)
+    def truth(self, market: Market = "spot") -> GroundTruth:
+        """``market``'s ground truth under the downtimes injected so far."""
+        venue = self.venue(market)
+        downtimes = tuple(self.downtimes)
+        return GroundTruth(venue.tape, downtimes, venue.books, self.liquidations)
 
     def _spot_venue(self) -> Venue:
         symbols = self.tape.symbols
         return Venue(
             market="spot",
             listed=frozenset(symbols),
+            tape=self.tape,
+            books=self.books,
             limiter=WeightLimiter(self.config.weight_limit_per_minute),
             klines={s: KlineFormatter(self.tape.spec(s)) for s in symbols},
             formatters={s: MarketFormatter(self.tape.spec(s)) for s in symbols},

@@ -32,6 +32,7 @@ from marketcast.exchanges.sim.rest.spot import rest_routes
 from marketcast.exchanges.sim.runtime import CloseRequest, SimRuntime, SimStats
 from marketcast.exchanges.sim.truth.book import BookState
 from marketcast.exchanges.sim.truth.ground_truth import GroundTruth
+from marketcast.exchanges.sim.wire.streams import Market
 from marketcast.exchanges.sim.ws.sockets import ws_routes
 
 log = logging.getLogger(__name__)
@@ -111,12 +112,21 @@ class SimExchange:
 
     @property
     def truth(self) -> GroundTruth:
-        """Ground truth under the downtimes injected so far (read it again after one)."""
+        """Spot's ground truth under the downtimes injected so far (read it again after
+        one)."""
         return self._runtime.truth()
 
-    def book_at(self, symbol: str, update_id: int) -> BookState:
-        """The true order book of ``symbol`` right after update ``update_id``."""
-        return self._runtime.books[symbol].by_id(update_id)
+    @property
+    def futures_truth(self) -> GroundTruth:
+        """USD-M's ground truth: its perpetuals' own tape (spot's at a small basis)."""
+        return self._runtime.truth("usdm")
+
+    def market_truth(self, market: Market) -> GroundTruth:
+        return self._runtime.truth(market)
+
+    def book_at(self, symbol: str, update_id: int, market: Market = "spot") -> BookState:
+        """The true order book of ``symbol`` in ``market`` right after update ``update_id``."""
+        return self._runtime.venue(market).books[symbol].by_id(update_id)
 
     @property
     def stats(self) -> SimStats:

@@ -9,6 +9,7 @@ import pytest
 
 from marketcast.domain.intervals import MINUTE_MS, Interval
 from marketcast.exchanges.sim import SimConfig, SimExchange
+from marketcast.exchanges.sim.runtime import BASIS
 from marketcast.exchanges.sim.wire.futures import FuturesFormatter
 from marketcast.exchanges.sim.wire.spot import KlineFormatter, precise_text
 
@@ -39,7 +40,7 @@ async def test_exchange_info_lists_the_perpetuals_with_futures_precisions() -> N
     assert info["rateLimits"][0]["limit"] == 2400
 
 
-async def test_klines_are_the_spot_truth_up_to_1500_per_call() -> None:
+async def test_klines_are_the_futures_truth_up_to_1500_per_call() -> None:
     async with paused_sim() as exchange, httpx.AsyncClient(base_url=exchange.rest_base) as http:
         params: dict[str, str | int] = {"symbol": SYMBOL, "interval": "1m", "limit": 1500}
         rows = (await http.get("/fapi/v1/klines", params=params)).json()
@@ -50,8 +51,8 @@ async def test_klines_are_the_spot_truth_up_to_1500_per_call() -> None:
     assert len(rows) == 1500
     assert len(default) == 500
     assert rows[-1][0] == START_MS
-    truth = exchange.truth.page(SYMBOL, Interval.parse("1m"), START_MS, 1500)
-    formatter = KlineFormatter(exchange.truth.tape.spec(SYMBOL), precise_text)
+    truth = exchange.futures_truth.page(SYMBOL, Interval.parse("1m"), START_MS, 1500)
+    formatter = KlineFormatter(exchange.futures_truth.tape.spec(SYMBOL), precise_text)
     assert rows == [formatter.row(kline) for kline in truth]
     assert rows[-1][1] == f"{truth[-1].bar.open / 100:.2f}"  # futures precision, no padding
     assert (too_many.status_code, too_many.json()["code"]) == (400, -1130)
@@ -64,13 +65,13 @@ async def test_depth_snapshot_has_futures_fields_at_each_valid_limit(limit: int)
         snapshot = (
             await http.get("/fapi/v1/depth", params={"symbol": SYMBOL, "limit": limit})
         ).json()
-    book = exchange.truth.book(SYMBOL, START_MS)
+    book = exchange.futures_truth.book(SYMBOL, START_MS)
     assert set(snapshot) == {"lastUpdateId", "E", "T", "bids", "asks"}
     assert snapshot["lastUpdateId"] == book.update_id
     assert snapshot["E"] == START_MS
     assert snapshot["T"] == book.time <= START_MS
     assert len(snapshot["bids"]) == min(limit, len(book.bids))
-    assert snapshot == FuturesFormatter(exchange.truth.tape.spec(SYMBOL)).depth_snapshot_at(
+    assert snapshot == FuturesFormatter(exchange.futures_truth.tape.spec(SYMBOL)).depth_snapshot_at(
         book, limit, START_MS
     )
 
@@ -96,7 +97,7 @@ async def test_trades_and_agg_trades_have_futures_shapes_and_the_spot_ids() -> N
     assert set(trades[0]) == {"id", "price", "qty", "quoteQty", "time", "isBuyerMaker"}
     assert [t["id"] for t in trades] == [t["id"] for t in spot]
     assert set(aggs[0]) == set("apqflTm")
-    truth = exchange.truth.trades(SYMBOL, start_ms=START_MS - 2000, end_ms=START_MS)
+    truth = exchange.futures_truth.trades(SYMBOL, start_ms=START_MS - 2000, end_ms=START_MS)
     assert [a["a"] for a in aggs] == [t.trade_id for t in truth[:5]]
     assert too_many.json()["code"] == -1130
 
@@ -109,7 +110,11 @@ async def test_ticker_24hr_has_the_futures_fields() -> None:
     assert {"volume", "quoteVolume", "lastPrice", "priceChangePercent"} <= set(one)
     assert "bidPrice" not in one
     assert [t["symbol"] for t in every] == list(FUTURES)
-    assert float(one["lastPrice"]) == float(spot["lastPrice"])
+    # The perpetual's tape is spot's twin at a small basis: the same moves, its own prices.
+    assert float(one["lastPrice"]) == pytest.approx(
+        float(spot["lastPrice"]) * (1 + BASIS), rel=1e-4
+    )
+    assert float(one["lastPrice"]) != float(spot["lastPrice"])
     assert one["count"] == spot["count"]
 
 
@@ -176,8 +181,8 @@ async def test_liquidation_history_is_the_force_order_truth_newest_first() -> No
         few = (await http.get(f"/liquidation-history/{SYMBOL}", params={"limit": 3})).json()
         missing = await http.get("/liquidation-history/SOLUSDT")
         bad = await http.get(f"/liquidation-history/{SYMBOL}", params={"limit": 0})
-    formatter = FuturesFormatter(exchange.truth.tape.spec(SYMBOL))
-    truth = exchange.truth.liquidations(SYMBOL, START_MS - 600_000, START_MS)
+    formatter = FuturesFormatter(exchange.futures_truth.tape.spec(SYMBOL))
+    truth = exchange.futures_truth.liquidations(SYMBOL, START_MS - 600_000, START_MS)
     assert latest["symbol"] == SYMBOL
     assert latest["data"] == [formatter.history_row(x) for x in truth[::-1][:50]]
     assert len(latest["data"]) == 50
@@ -186,7 +191,7 @@ async def test_liquidation_history_is_the_force_order_truth_newest_first() -> No
         "average_price", "order_status", "order_last_filled_quantity",
         "order_filled_accumulated_quantity", "order_trade_time",
     }  # fmt: skip
-    in_window = exchange.truth.liquidations(SYMBOL, START_MS - 30_000, START_MS - 10_000)
+    in_window = exchange.futures_truth.liquidations(SYMBOL, START_MS - 30_000, START_MS - 10_000)
     assert ranged["data"] == [formatter.history_row(x) for x in in_window[::-1]]
     assert few["data"] == latest["data"][:3]
     assert missing.status_code == 404

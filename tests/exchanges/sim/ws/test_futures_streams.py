@@ -81,8 +81,8 @@ async def synced_book(ws: ClientConnection, client: httpx.AsyncClient) -> Future
 
 
 def true_levels(exchange: SimExchange, update_id: int) -> tuple[dict[str, str], dict[str, str]]:
-    formatter = FuturesFormatter(exchange.truth.tape.spec(SYMBOL))
-    wire = formatter.depth_snapshot(exchange.book_at(SYMBOL, update_id), 5000)
+    formatter = FuturesFormatter(exchange.futures_truth.tape.spec(SYMBOL))
+    wire = formatter.depth_snapshot(exchange.book_at(SYMBOL, update_id, "usdm"), 5000)
     return dict(wire["bids"]), dict(wire["asks"])
 
 
@@ -178,8 +178,8 @@ async def test_force_orders_are_at_most_one_per_second_and_equal_the_truth() -> 
     orders = [event["o"] for event in events]
     seconds = [order["T"] // 1000 for order in orders]
     assert seconds == sorted(set(seconds))
-    truth = exchange.truth.liquidations(SYMBOL, orders[0]["T"], orders[-1]["T"])
-    formatter = FuturesFormatter(exchange.truth.tape.spec(SYMBOL))
+    truth = exchange.futures_truth.liquidations(SYMBOL, orders[0]["T"], orders[-1]["T"])
+    formatter = FuturesFormatter(exchange.futures_truth.tape.spec(SYMBOL))
     assert orders == [formatter.force_order_event(x, 0)["o"] for x in truth]
 
 

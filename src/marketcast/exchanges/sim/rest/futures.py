@@ -48,9 +48,10 @@ HISTORY_MAX_LIMIT: Final = 1000
 
 
 def _exchange_info(runtime: SimRuntime, params: Mapping[str, str]) -> tuple[int, Producer]:
-    symbols = sorted(runtime.usdm.listed, key=runtime.tape.symbols.index)
+    tape = runtime.usdm.tape
+    symbols = sorted(runtime.usdm.listed, key=tape.symbols.index)
     limit = runtime.config.futures_weight_limit_per_minute
-    return 1, lambda: futures_exchange_info(runtime.tape, symbols, runtime.clock.now_ms(), limit)
+    return 1, lambda: futures_exchange_info(tape, symbols, runtime.clock.now_ms(), limit)
 
 
 def _klines(runtime: SimRuntime, params: Mapping[str, str]) -> tuple[int, Producer]:
@@ -65,7 +66,7 @@ def _depth(runtime: SimRuntime, params: Mapping[str, str]) -> tuple[int, Produce
 
     def snapshot() -> Any:
         now = runtime.clock.now_ms()
-        book = runtime.books[symbol].at(now)
+        book = runtime.usdm.books[symbol].at(now)
         return runtime.futures_formatters[symbol].depth_snapshot_at(book, limit, now)
 
     return futures_depth_weight(limit), snapshot
@@ -76,7 +77,7 @@ def _trades(runtime: SimRuntime, params: Mapping[str, str]) -> tuple[int, Produc
     formatter = runtime.futures_formatters[symbol]
 
     def rows() -> list[Any]:
-        found = newest_trades(runtime.tape, symbol, runtime.clock.now_ms(), limit)
+        found = newest_trades(runtime.usdm.tape, symbol, runtime.clock.now_ms(), limit)
         return [formatter.trade_row(trade) for trade in found]
 
     return 5, rows
@@ -87,7 +88,7 @@ def _agg_trades(runtime: SimRuntime, params: Mapping[str, str]) -> tuple[int, Pr
     formatter = runtime.futures_formatters[query.symbol]
 
     def rows() -> list[Any]:
-        found = agg_trades_for(runtime.tape, query, runtime.clock.now_ms())
+        found = agg_trades_for(runtime.usdm.tape, query, runtime.clock.now_ms())
         return [formatter.agg_row(trade) for trade in found]
 
     return 20, rows
@@ -95,11 +96,12 @@ def _agg_trades(runtime: SimRuntime, params: Mapping[str, str]) -> tuple[int, Pr
 
 def _ticker(runtime: SimRuntime, params: Mapping[str, str]) -> tuple[int, Producer]:
     chosen = parse_symbols(params, runtime.usdm.listed)
-    symbols = chosen or sorted(runtime.usdm.listed, key=runtime.tape.symbols.index)
+    tape = runtime.usdm.tape
+    symbols = chosen or sorted(runtime.usdm.listed, key=tape.symbols.index)
 
     def tickers() -> Any:
         now = runtime.clock.now_ms()
-        found = [futures_ticker(runtime.tape, symbol, now) for symbol in symbols]
+        found = [futures_ticker(tape, symbol, now) for symbol in symbols]
         return found[0] if chosen else found
 
     return (1 if chosen else 40), tickers

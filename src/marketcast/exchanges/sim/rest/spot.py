@@ -91,7 +91,7 @@ def kline_rows(runtime: SimRuntime, query: KlinesQuery, venue: Venue) -> Produce
     response is produced (after the simulated latency), as the exchange would."""
 
     def rows() -> list[list[Any]]:
-        found = runtime.truth().page(
+        found = runtime.truth(venue.market).page(
             query.symbol,
             query.interval,
             runtime.clock.now_ms(),

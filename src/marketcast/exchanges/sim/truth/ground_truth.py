@@ -65,8 +65,8 @@ class Kline:
 class GroundTruth:
     """Klines, trades, books and liquidations of ``tape`` as the exchange serves them,
     given its ``downtimes`` (``books`` and ``liquidations`` share models, and their memos,
-    between readers). Spot and USD-M futures serve the same tape, so one truth covers
-    both."""
+    between readers). Each market has its own tape (USD-M's is spot's twin at a small
+    basis), so each has its own truth; downtimes hit both."""
 
     def __init__(
         self,

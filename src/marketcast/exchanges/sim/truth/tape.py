@@ -14,6 +14,7 @@ functions of (seed, symbol, level, open time) and are memoised in a bounded memo
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import Final, Generic, TypeVar
 
 from marketcast.domain.intervals import DAY_MS, HOUR_MS, MINUTE_MS, SECOND_MS
@@ -71,6 +72,8 @@ class Tape:
         cache_size: how many node expansions to keep.
         trends: drift per day of the log price of some symbols, pivoting on the anchor day
             (see :class:`DayModel`).
+        basis: every symbol's base price raised by this fraction. A perpetual's tape is
+            its spot tape's twin at a small basis: the same moves, different numbers.
     """
 
     def __init__(
@@ -78,11 +81,13 @@ class Tape:
         seed: int,
         symbols: Iterable[str],
         anchor_ms: int,
+        *,
         cache_size: int = 4096,
         trends: Mapping[str, float] | None = None,
+        basis: float = 0.0,
     ) -> None:
         self.seed = seed
-        self._specs = {s: spec_for(s) for s in symbols}
+        self._specs = {s: _at_basis(spec_for(s), basis) for s in symbols}
         self._keys = {s: key_hash(seed, s, "nodes") for s in self._specs}
         anchor_day = anchor_ms // DAY_MS
         self._listing_day = {s: anchor_day - p.listed_days_ago for s, p in self._specs.items()}
@@ -194,3 +199,7 @@ def _largest_fitting(t: int, limit: int) -> int | None:
         if t % length == 0 and t + length <= limit:
             return level
     return None
+
+
+def _at_basis(spec: SymbolSpec, basis: float) -> SymbolSpec:
+    return spec if not basis else replace(spec, base_price=spec.base_price * (1 + basis))

@@ -78,8 +78,8 @@ class SimConnection:
         self._cursors: dict[KlineStream, Cursor] = {}
         liquidations = (runtime.liquidations, runtime.futures_formatters)
         self._feed = MarketFeed(
-            runtime.tape,
-            runtime.books,
+            self._venue.tape,
+            self._venue.books,
             self._venue.formatters,
             liquidations if self.market == "usdm" else None,
         )
@@ -182,7 +182,7 @@ class SimConnection:
             first = self._state.streams[0].name if self._state.streams else "unknown"
             for text in garbage_frames(garbage, first if self._state.combined else None, now_ms):
                 self._enqueue(text)
-        truth = self._runtime.truth()
+        truth = self._runtime.truth(self.market)
         for stream, cursor in list(self._cursors.items()):
             cadence = cadence_for(stream.interval, self._venue.push_interval_s)
             now = (now_ms, real_s)
