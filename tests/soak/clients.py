@@ -41,12 +41,40 @@ class Plan:
 
 
 @dataclass
+class Segment:
+    """Trade ids held since the last reset, with their span kept as they arrive: the
+    progress report asks every half second whether a segment has a hole, and scanning a
+    long soak's hundreds of thousands of ids per tape each time froze the client process
+    (its sockets unread, its pongs unsent) exactly while the soak waited on it."""
+
+    ids: set[int] = field(default_factory=set)
+    low: int | None = None
+    high: int | None = None
+
+    def extend(self, ids: list[int]) -> None:
+        if not ids:
+            return
+        self.ids.update(ids)
+        low, high = min(ids), max(ids)
+        self.low = low if self.low is None else min(self.low, low)
+        self.high = high if self.high is None else max(self.high, high)
+
+    @property
+    def has_hole(self) -> bool:
+        return (
+            self.low is not None
+            and self.high is not None
+            and (self.high - self.low + 1 != len(self.ids))
+        )
+
+
+@dataclass
 class Client:
     plan: Plan
     series: dict[str, dict[int, Row]] = field(default_factory=dict)
     duplicates: int = 0
     resets: int = 0
-    trade_segments: dict[str, list[list[int]]] = field(default_factory=dict)
+    trade_segments: dict[str, list[Segment]] = field(default_factory=dict)
     book_views: list[dict[str, Any]] = field(default_factory=list)
     messages: int = 0
     reconnects: int = 0
@@ -66,7 +94,8 @@ class Client:
             wanted[f"candles:{symbol}:{interval}"] = {"channel": "candles", **message}
         if plan.trades:
             segments = self.trade_segments.get(plan.trades)
-            last = {"since": max(segments[-1])} if segments and segments[-1] else {"limit": 50}
+            high = segments[-1].high if segments else None
+            last = {"since": high} if high is not None else {"limit": 50}
             wanted[f"trades:{plan.trades}"] = {"channel": "trades", "symbol": plan.trades, **last}
         if plan.book:
             rounding = {"rounding": self._finest} if self._finest else {}
@@ -127,8 +156,8 @@ class Client:
         if message["type"] == "snapshot":
             self._pending.discard(f"trades:{symbol}")
             if message["reset"] or not segments:
-                segments.append([])  # a reset: what was held before has a hole
-        segments[-1].extend(trade["id"] for trade in message["trades"])
+                segments.append(Segment())  # a reset: what was held before has a hole
+        segments[-1].extend([trade["id"] for trade in message["trades"]])
 
     def _book(self, message: dict[str, Any]) -> set[str]:
         symbol = message["symbol"]
@@ -160,11 +189,9 @@ class Client:
 
     def open_holes(self) -> int:
         """Tapes whose held segment misses ids (a gap the hub has not filled yet)."""
-        holes = 0
-        for segments in self.trade_segments.values():
-            ids = set(segments[-1]) if segments else set()
-            holes += bool(ids) and max(ids) - min(ids) + 1 != len(ids)
-        return holes
+        return sum(
+            bool(segments) and segments[-1].has_hole for segments in self.trade_segments.values()
+        )
 
     def checkpoint(self) -> None:
         view = self._latest_book
@@ -220,7 +247,10 @@ class Client:
             "series": {key: list(rows.values()) for key, rows in self.series.items()},
             "duplicates": self.duplicates,
             "resets": self.resets,
-            "trades": self.trade_segments,
+            "trades": {
+                symbol: [sorted(segment.ids) for segment in segments]
+                for symbol, segments in self.trade_segments.items()
+            },
             "books": self.book_views,
             "messages": self.messages,
             "reconnects": self.reconnects,
