@@ -13,6 +13,8 @@ from typing import Any
 
 import httpx
 
+from support.servers import wait_ready
+
 BIN = Path(sys.executable).parent
 # Every client of these nodes connects from loopback: the per-address admission limits,
 # meant for the internet, would refuse most of a thousand clients opening at once.
@@ -77,17 +79,7 @@ class NodeProcess:
             return body
 
     async def wait_ready(self, timeout: float = 120) -> None:
-        async with (
-            httpx.AsyncClient(base_url=self.http, timeout=2) as client,
-            asyncio.timeout(timeout),
-        ):
-            while True:
-                try:
-                    if (await client.get("/ready")).status_code == 200:
-                        return
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.2)
+        await wait_ready(self.http, timeout, poll_s=0.2, request_timeout=2)
 
     def kill(self) -> None:
         """``kill -9``: no shutdown, no goodbye to clients or the store."""

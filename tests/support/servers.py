@@ -113,21 +113,26 @@ async def running_hub(
             yield Running(sim, http, resolved)
 
 
-async def wait_ready(http: str, timeout: float = 30.0) -> None:
+async def wait_ready(
+    http: str, timeout: float = 30.0, *, poll_s: float = 0.05, request_timeout: float = 5.0
+) -> None:
     """Poll ``/ready`` until it answers 200.
 
     A probe survives a dropped connection: on a loaded machine the server and this client
     share one event loop, and a poll delayed past the server's keep-alive timeout meets
     the connection as the server closes it (``httpx.ReadError``), which says nothing about
     readiness."""
-    async with httpx.AsyncClient(base_url=http) as client, asyncio.timeout(timeout):
+    async with (
+        httpx.AsyncClient(base_url=http, timeout=request_timeout) as client,
+        asyncio.timeout(timeout),
+    ):
         while True:
             try:
                 if (await client.get("/ready")).status_code == 200:
                     return
             except httpx.TransportError:
                 pass
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(poll_s)
 
 
 def free_port() -> int:
