@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from marketcast.domain.trades import (
+    Released,
     Trade,
     TradeTape,
     proven_absent,
@@ -208,21 +209,62 @@ def test_time_of_day_is_utc_hh_mm_ss(time_ms: int, text: str) -> None:
     assert time_of_day(time_ms) == text
 
 
+def ids(trades: list[Trade]) -> list[int]:
+    return [trade.id for trade in trades]
+
+
+def test_release_waits_at_a_gap_and_lets_the_fill_through_in_order() -> None:
+    tape = TradeTape(capacity=100)
+    tape.add(make_trade(i) for i in range(1, 6))
+    assert ids(tape.release().trades) == [1, 2, 3, 4, 5]
+    tape.add(make_trade(i) for i in (8, 9))  # 6 and 7 missing: 8 and 9 wait
+    assert tape.release() == Released([])
+    assert tape.released_to == 5
+    assert ids(tape.continuous(3)) == [5, 4, 3]
+    tape.fill([make_trade(7)])
+    assert tape.release() == Released([])  # 6 still missing
+    tape.fill([make_trade(6)])
+    assert ids(tape.release().trades) == [6, 7, 8, 9]
+    assert ids(tape.continuous(100)) == list(range(9, 0, -1))
+    assert tape.breaks == 0
+
+
+def test_release_passes_ids_proven_absent() -> None:
+    tape = TradeTape(capacity=100)
+    tape.add(make_trade(i) for i in (1, 2, 5, 6))
+    assert ids(tape.release().trades) == [1, 2]
+    tape.mark_unfillable(3, 4)
+    assert ids(tape.release().trades) == [5, 6]
+    assert ids(tape.continuous(10)) == [6, 5, 2, 1]  # no hole: 3 and 4 never existed
+
+
 def test_a_gap_the_window_passes_unfilled_is_a_break() -> None:
     tape = TradeTape(capacity=5)
     tape.add(make_trade(i) for i in range(1, 6))
+    tape.release()
     tape.add([make_trade(7)])  # 6 is missing, inside the window: fillable, no break yet
     assert tape.missing_ids() == [(6, 6)]
-    assert tape.breaks == 0
+    assert tape.release() == Released([])
     tape.add(make_trade(i) for i in range(8, 12))  # the window moved past 6
     assert tape.missing_ids() == []
+    released = tape.release()
+    assert released.broke
+    assert ids(released.trades) == [7, 8, 9, 10, 11]
+    assert ids(tape.continuous(10)) == [11, 10, 9, 8, 7]  # the run after the hole
     assert tape.breaks == 1
 
 
 def test_a_jump_past_the_whole_window_is_a_break_at_once() -> None:
     tape = TradeTape(capacity=5)
     tape.add(make_trade(i) for i in range(1, 4))
+    tape.release()
     tape.add([make_trade(100)])
+    released = tape.release()
+    assert (released.trades, released.broke) == ([], True)
+    assert tape.released_to == 95  # 96..99 can still be filled
+    assert tape.continuous(10) == []  # nothing held ends at the frontier
+    tape.fill(make_trade(i) for i in range(96, 100))
+    assert ids(tape.release().trades) == [96, 97, 98, 99, 100]
     assert tape.breaks == 1
 
 
@@ -230,18 +272,38 @@ def test_a_filled_gap_or_ids_that_never_existed_are_no_break() -> None:
     tape = TradeTape(capacity=5)
     tape.add(make_trade(i) for i in range(1, 6))
     tape.add([make_trade(7)])
+    tape.release()
     tape.fill([make_trade(6)])
+    tape.release()
     tape.add([make_trade(9)])
     tape.mark_unfillable(8, 8)
-    tape.add(make_trade(i) for i in range(10, 20))
+    tape.release()
+    for i in range(10, 20):
+        tape.add([make_trade(i)])
+        assert not tape.release().broke
     assert tape.breaks == 0
 
 
-def test_a_break_is_counted_once_however_it_is_found() -> None:
-    tape = TradeTape(capacity=5)
-    tape.add(make_trade(i) for i in range(1, 4))
-    tape.add([make_trade(100)])  # found at once, by the jump: 4..95 are out of reach
-    assert tape.missing_ids() == [(96, 99)]
-    tape.fill(make_trade(i) for i in range(96, 100))
-    tape.add(make_trade(i) for i in range(101, 110))  # not again as 1..3 are evicted
-    assert tape.breaks == 1
+released_orders = st.sets(st.integers(1, 120), min_size=1, max_size=60).flatmap(
+    lambda held: st.tuples(st.permutations(sorted(held)), st.integers(5, 40))
+)
+
+
+@given(released_orders)
+def test_followers_see_every_id_once_in_order_or_are_told_of_a_break(
+    case: tuple[list[int], int],
+) -> None:
+    order, capacity = case
+    tape = TradeTape(capacity)
+    follower: list[int] = []
+    for trade_id in order:
+        tape.add([make_trade(trade_id)])
+        released = tape.release()
+        if released.broke:
+            follower = ids(tape.continuous(capacity))[::-1]
+        else:
+            follower += ids(released.trades)
+        # Always a continuous copy that ends at the frontier.
+        if follower:
+            assert follower == list(range(follower[0], follower[0] + len(follower)))
+            assert follower[-1] == tape.released_to

@@ -4,8 +4,8 @@ export const MAX_TRADES = 100;
 export const MAX_LIQUIDATIONS = 50;
 
 /**
- * Merge trades into a newest-first tape, de-duplicated by id. Ids decide the order
- * because a gap fill may deliver ids older than ones already shown (native_feeds.py).
+ * Merge trades into a newest-first tape, de-duplicated by id. The hub delivers in id
+ * order without a hole, but a re-subscribe's snapshot repeats trades already shown.
  */
 export function mergeTrades(tape, incoming, max = MAX_TRADES) {
   const byId = new Map(tape.map((trade) => [trade.id, trade]));

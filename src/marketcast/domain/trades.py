@@ -3,10 +3,12 @@
 Trades arrive from REST history, from the live stream and from gap fills, in any order
 and with repeats. :class:`TradeTape` keeps the newest ``capacity`` trades by id, reports
 which ids are still missing inside that window (what the shell fetches from REST
-``aggTrades?fromId=`` or ``trades``), and tells the caller which trades were new so only
-those are pushed to clients. Ids that REST proved never existed (:func:`proven_absent`)
-are marked unfillable and no longer count as missing. :func:`trade_payload` is one trade
-as OrderFox's ``trades_update`` lists it.
+``aggTrades?fromId=`` or ``trades``), and releases trades to followers strictly in id
+order: a trade past a missing id waits until the gap is filled (or proven never to have
+existed, or passed by the window: a break). So a follower's copy never has a hole, and
+"the last id I hold" is always a safe place to resume from. Ids that REST proved never
+existed (:func:`proven_absent`) are marked unfillable and no longer count as missing.
+:func:`trade_payload` is one trade as OrderFox's ``trades_update`` lists it.
 
 Pure: no I/O and no clock; every time is a UTC epoch in milliseconds taken from the trade.
 """
@@ -42,6 +44,17 @@ class Trade:
         return "sell" if self.buyer_is_maker else "buy"
 
 
+@dataclass(frozen=True, slots=True)
+class Released:
+    """What :meth:`TradeTape.release` let through: ``trades`` continue the previous release
+    without a hole, ascending id. ``broke`` says the window passed ids that were never
+    released: whoever followed the tape has a hole and must start over from
+    :meth:`TradeTape.continuous` (which already holds ``trades``)."""
+
+    trades: list[Trade]
+    broke: bool = False
+
+
 class TradeTape:
     """The newest ``capacity`` trades by id, de-duplicated, tolerant of any arrival order.
 
@@ -50,10 +63,11 @@ class TradeTape:
     :meth:`missing_ids` never asks for it. For the same reason unfillable marks are
     forgotten once the window has passed them, which keeps them bounded.
 
-    A gap the window passes before it was filled (an outage longer than the tape holds, or
-    REST failing while trades kept coming) is a *break*: those trades will never be held,
-    so whoever follows the tape has a hole. :attr:`breaks` counts them, so the owner can
-    tell its followers to start over.
+    Followers see the tape through :meth:`release` and :meth:`continuous`: the trades up
+    to the *release frontier*, the newest id up to which every id is held or proven
+    absent. A gap the window passes before it was filled (an outage longer than the tape
+    holds, or REST failing while trades kept coming) moves the frontier past ids that
+    will never be held: a *break*, counted in :attr:`breaks`.
     """
 
     def __init__(self, capacity: int) -> None:
@@ -63,8 +77,8 @@ class TradeTape:
         self._ids: list[int] = []  # ascending
         self._by_id: dict[int, Trade] = {}
         self._unfillable: list[tuple[int, int]] = []  # ascending, disjoint, not adjacent
+        self._released: int | None = None  # the release frontier; None before the first
         self.breaks = 0
-        self._abandoned_to = -1  # ids up to here are settled as breaks, counted once
 
     def __len__(self) -> int:
         return len(self._ids)
@@ -117,10 +131,70 @@ class TradeTape:
         return gaps
 
     def newest(self, limit: int) -> list[Trade]:
-        """Up to ``limit`` trades, newest first."""
+        """Up to ``limit`` held trades, newest first (released or not)."""
         if limit <= 0:
             return []
         return [self._by_id[i] for i in reversed(self._ids[-limit:])]
+
+    # -- what followers see -------------------------------------------------------------
+    @property
+    def released_to(self) -> int | None:
+        """The release frontier: the newest id a follower may hold."""
+        return self._released
+
+    def release(self) -> Released:
+        """Move the frontier as far as the held trades continue it and return what it
+        passed. The first call starts at the oldest held trade (nobody followed before)."""
+        if not self._ids:
+            return Released([])
+        if self._released is None:
+            self._released = self._ids[0] - 1
+        trades = self._walk_up()
+        window_start = self._floor()
+        if self._released >= window_start - 1:
+            return Released(trades)
+        # Stuck on ids the window has passed: they will never be held.
+        self._released = window_start - 1
+        self.breaks += 1
+        return Released(self._walk_up(), broke=True)
+
+    def continuous(self, limit: int) -> list[Trade]:
+        """Up to ``limit`` trades ending at the release frontier, newest first, without a
+        hole (ids proven absent excepted); empty when the frontier's own id is not held."""
+        if self._released is None or limit <= 0:
+            return []
+        index = bisect.bisect_right(self._ids, self._released) - 1
+        run: list[Trade] = []
+        expected = self._released
+        while index >= 0 and len(run) < limit:
+            trade_id = self._ids[index]
+            if trade_id != expected and not self._absent(trade_id + 1, expected):
+                break
+            run.append(self._by_id[trade_id])
+            expected = trade_id - 1
+            index -= 1
+        return run
+
+    def _walk_up(self) -> list[Trade]:
+        """Take the held trades that continue the frontier and move it past them."""
+        assert self._released is not None
+        index = bisect.bisect_right(self._ids, self._released)
+        taken: list[Trade] = []
+        expected = self._released + 1
+        while index < len(self._ids):
+            trade_id = self._ids[index]
+            if trade_id != expected and not self._absent(expected, trade_id - 1):
+                break
+            taken.append(self._by_id[trade_id])
+            expected = trade_id + 1
+            index += 1
+        self._released = expected - 1
+        return taken
+
+    def _absent(self, first: int, last: int) -> bool:
+        """Whether every id ``first..last`` is marked unfillable (marks are merged, so one
+        mark must cover the whole range)."""
+        return any(low <= first and last <= high for low, high in self._unfillable)
 
     def _floor(self) -> int:
         """The oldest id worth holding: the oldest held, or the window start if newer."""
@@ -138,25 +212,11 @@ class TradeTape:
             return False
         if len(self._ids) >= self.capacity and trade.id < self._ids[0]:
             return False  # older than everything kept, and no room
-        newest = self._ids[-1] if self._ids else None
         bisect.insort(self._ids, trade.id)
         self._by_id[trade.id] = trade
-        if newest is not None and trade.id > newest + self.capacity:
-            # The window jumped past the whole gap at once: none of it can be filled.
-            self._abandon(newest + 1, trade.id - self.capacity)
         if len(self._ids) > self.capacity:
-            evicted = self._ids.pop(0)
-            del self._by_id[evicted]
-            self._abandon(evicted + 1, self._ids[0] - 1)
+            del self._by_id[self._ids.pop(0)]
         return True
-
-    def _abandon(self, first: int, last: int) -> None:
-        """Count a break if ids ``first..last``, now below the window, were never held
-        (and are not known never to have existed)."""
-        first = max(first, self._abandoned_to + 1)
-        if first <= last and _without(first, last, self._unfillable):
-            self.breaks += 1
-        self._abandoned_to = max(self._abandoned_to, last)
 
 
 def proven_absent(first: int, last: int, answer: Sequence[int]) -> list[tuple[int, int]]:

@@ -150,16 +150,16 @@ class Tapes(Holds):
         self.breaks = Listeners[int]()
 
     def add(self, ids: range) -> list[Trade]:
-        trades = [trade(i) for i in ids]
-        breaks = self.tape.breaks
-        added = self.tape.add(trades)
-        if self.tape.breaks > breaks:  # as the hub's tapes: the break first
+        added = self.tape.add(trade(i) for i in ids)
+        released = self.tape.release()  # as the hub's tapes: in id order, or a break
+        if released.broke:
             self.breaks.call("BTCUSDT", self.tape.breaks)
-        self.listeners.call("BTCUSDT", added)
+        elif released.trades:
+            self.listeners.call("BTCUSDT", released.trades)
         return added
 
     def recent(self, symbol: str, limit: int) -> list[Trade]:
-        return self.tape.newest(limit)
+        return self.tape.continuous(limit)
 
     def watch(self, symbol: str, listener: Callable[[Sequence[Trade]], None]) -> Callable[[], None]:
         return self.listeners.watch(symbol, listener)
@@ -478,18 +478,28 @@ async def test_trades_since_resumes_after_the_last_held_id_or_resets(
     assert ([t["id"] for t in reset["trades"]], reset["reset"]) == ([37, 38, 39, 40], True)
 
 
-async def test_a_fill_below_the_snapshot_is_not_sent(node: Node, feeds: Feeds) -> None:
+async def test_trades_past_a_gap_wait_for_the_fill_so_a_resume_misses_nothing(
+    node: Node, feeds: Feeds
+) -> None:
     feeds.trades.add(range(1, 21))
-    feeds.trades.add(range(25, 31))  # 21..24 missing: REST will fill them
-    async with connect(f"{node.ws}/ws") as ws:
-        await ws.send(sub("trades", limit=3))
-        snapshot = await receive(ws)
-        feeds.trades.add(range(21, 25))  # the fill: older than anything this client holds
-        feeds.trades.add(range(31, 32))
-        updates = await settle(ws)
-    assert [t["id"] for t in snapshot["trades"]] == [28, 29, 30]
-    # Sent, the fill would leave 25..27 missing between it and the snapshot.
-    assert [t["id"] for u in updates for t in u["trades"]] == [31]
+    async with connect(f"{node.ws}/ws") as first:
+        await first.send(sub("trades", limit=3))
+        snapshot = await receive(first)
+        feeds.trades.add(range(25, 31))  # 21..24 missing: REST will fill them
+        held_back = await settle(first)
+        # A client that dropped holding up to 20 resumes after its last id before the fill.
+        async with connect(f"{node.ws}/ws") as second:
+            await second.send(sub("trades", since=20))
+            resumed = await receive(second)
+            feeds.trades.add(range(21, 25))  # the fill lets 21..30 through, in order
+            feeds.trades.add(range(31, 32))
+            after_resume = await settle(second)
+        after_fill = await settle(first)
+    assert [t["id"] for t in snapshot["trades"]] == [18, 19, 20]
+    assert held_back == []  # sent, 25..30 would leave this client holding a hole
+    assert (resumed["trades"], resumed["reset"]) == ([], False)
+    for updates in (after_fill, after_resume):
+        assert [t["id"] for u in updates for t in u["trades"]] == list(range(21, 32))
 
 
 async def test_trades_lost_for_good_reset_the_subscriber(node: Node, feeds: Feeds) -> None:
@@ -497,11 +507,12 @@ async def test_trades_lost_for_good_reset_the_subscriber(node: Node, feeds: Feed
     async with connect(f"{node.ws}/ws") as ws:
         await ws.send(sub("trades", limit=3))
         await receive(ws)
-        feeds.trades.add(range(100, 103))  # 21..99 can never be filled: a hole for good
-        messages = await settle(ws)
-    assert [m["type"] for m in messages] == ["snapshot", "trades"]
-    start_over = messages[0]
-    assert ([t["id"] for t in start_over["trades"]], start_over["reset"]) == ([100, 101, 102], True)
+        feeds.trades.add(range(100, 103))  # 21..72 can never be filled: a hole for good
+        start_over = await settle(ws)
+        feeds.trades.add(range(73, 100))  # the fill of what the window still reaches
+        updates = await settle(ws)
+    assert [(m["type"], m["trades"], m["reset"]) for m in start_over] == [("snapshot", [], True)]
+    assert [t["id"] for u in updates for t in u["trades"]] == list(range(73, 103))
 
 
 # -- liquidations -----------------------------------------------------------------------

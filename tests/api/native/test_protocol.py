@@ -174,7 +174,11 @@ def test_trades_after_continues_from_since_or_resets_when_the_tape_lost_it() -> 
     # 9 is no longer held: the client's copy would have a hole, so it starts over.
     assert _ids_after(8, 3) == ([18, 19, 20], True)
     assert _ids_after(20, 3) == ([], False)
-    assert trades_after([], 5, 3) == ([], False)
+    # Ahead of this tape (the client followed another node): nothing to add yet.
+    assert _ids_after(25, 3) == ([], False)
+    # An empty tape (its newest released id was lost for good) proves nothing: start over.
+    assert trades_after([], 5, 3) == ([], True)
+    assert trades_after([], None, 3) == ([], False)
 
 
 def test_rounding_must_be_one_of_the_symbols_options() -> None:

@@ -62,11 +62,13 @@ def trades_after(
 ) -> tuple[list[Trade], bool]:
     """What a trades snapshot sends, ascending id, and whether it is a ``reset``.
 
-    ``held`` is the tape, newest first and continuous by id.
+    ``held`` is what the tape has released, newest first and continuous by id. A client
+    continues if the tape still holds the trade after ``since_id``; otherwise it starts over
+    (an empty tape included: nothing proves its copy joins what comes next).
     """
     if since_id is not None and held and since_id >= held[-1].id - 1:
         return [trade for trade in reversed(held) if trade.id > since_id], False
-    return list(reversed(held[:limit])), since_id is not None and bool(held)
+    return list(reversed(held[:limit])), since_id is not None
 
 
 async def symbol_meta(state: AppState, symbol: str) -> SymbolMeta:

@@ -155,19 +155,17 @@ async def subscribe_trades(
         release()  # nobody else holds this hold's release
         raise
 
-    # The client's tape starts at its snapshot's first id: a gap fill below it would leave
-    # a hole between the filled trades and the snapshot, so it is not sent.
-    floor = trades[0].id if trades else None
+    # The tape delivers in id order from the end of this snapshot on. A client that resumed
+    # ahead of this node's tape (it followed another node) already holds the next ids.
+    last = trades[-1].id if trades else (None if reset else message.since_id)
 
     def push(new: Sequence[Trade]) -> None:
-        nonlocal floor
+        nonlocal last
+        if new and last is not None and new[0].id <= last:
+            new = [trade for trade in new if trade.id > last]
         if not new:
             return
-        start = floor = new[0].id if floor is None else floor
-        if new[0].id < start:  # rare: the shared text is for the unfiltered batch
-            new = [trade for trade in new if trade.id >= start]
-            if not new:
-                return
+        last = new[-1].id
         variant = ("trades", symbol)
         session.send(
             shared_encodings.text(
@@ -178,9 +176,9 @@ async def subscribe_trades(
     def start_over(breaks: int) -> None:
         # The tape lost ids for good: this client's copy has a hole. A fresh snapshot
         # flagged reset tells it to drop what it holds, as a resume too old would.
-        nonlocal floor
+        nonlocal last
         newest = list(reversed(feed.recent(symbol, limit)))
-        floor = newest[0].id if newest else None
+        last = newest[-1].id if newest else None
         session.send(dumps(trades_snapshot(symbol, newest, meta, True, market)))
 
     unwatch = counted_subscription("trades", feed.watch(symbol, push))

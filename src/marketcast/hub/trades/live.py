@@ -10,10 +10,12 @@ A :class:`LiveTape` is fed live trades by its owner
    never existed are marked unfillable and not asked for again; while a gap or a catch-up
    is left over after REST failed, a backed-off timer tries again.
 
-Listeners get only trades new to the tape, ascending id per delivery. When ids pass out
-of the tape's window before they could be filled (an outage longer than the tape holds,
-or REST failing while trades keep coming), the tape has a hole for good: break listeners
-are told, so a follower can start over from the tape rather than hold a hole unawares.
+Listeners get the trades in id order without a hole: a trade past a missing id is held
+back until REST fills the gap (see :meth:`TradeTape.release`), so a follower may always
+resume after the last id it holds. When ids pass out of the tape's window before they
+could be filled (an outage longer than the tape holds, or REST failing while trades keep
+coming), the tape has a hole for good: break listeners are told, so a follower can start
+over from the tape rather than hold a hole unawares.
 """
 
 from __future__ import annotations
@@ -74,8 +76,7 @@ class LiveTape:
         self._early: deque[Trade] = deque(maxlen=capacity)
         self._listeners: Listeners[Sequence[Trade]] = Listeners(f"trade tape {symbol}")
         self._break_listeners: Listeners[int] = Listeners(f"trade tape {symbol} breaks")
-        self.breaks = 0  # told to the break listeners (the tape's own count at load is not)
-        self._breaks_at_load = 0
+        self.breaks = 0  # told to the break listeners
         self._work = asyncio.Event()
         self._catch_up = False
 
@@ -87,7 +88,8 @@ class LiveTape:
         newest = self.tape.newest(1)
         if self._listeners:
             self._lag.observe(trade.time_ms)
-        self._deliver(self.tape.add([trade]))
+        self.tape.add([trade])
+        self._publish()
         if newest and trade.id > newest[0].id + 1:
             self._work.set()  # an id jump: the trades in between are fetched from REST
 
@@ -99,13 +101,9 @@ class LiveTape:
 
     # -- reading ---------------------------------------------------------------------
     def recent(self, limit: int) -> list[Trade]:
-        """Up to ``limit`` trades, newest first, never reaching across an unfilled gap."""
-        trades = self.tape.newest(limit)
-        gaps = self.tape.missing_ids()
-        if not gaps:
-            return trades
-        floor = gaps[-1][1] + 1
-        return [trade for trade in trades if trade.id >= floor]
+        """Up to ``limit`` trades, newest first: the ones listeners have been given, never
+        reaching across a hole, so a snapshot and the deliveries after it join."""
+        return self.tape.continuous(limit)
 
     def watch(self, listener: TradesListener) -> Callable[[], None]:
         return self._listeners.watch(listener)
@@ -141,7 +139,7 @@ class LiveTape:
         self.tape.add(history)
         self.tape.add(self._early)
         self._early.clear()
-        self._breaks_at_load = self.tape.breaks  # nobody followed the tape before this
+        self.tape.release()  # nobody followed the tape before this: nothing to tell
         self.loaded.set()
         log.info("trade tape %s loaded (%d trades)", self.symbol, len(self.tape))
         self._work.set()  # the live trades may not join the history: check for gaps
@@ -170,7 +168,8 @@ class LiveTape:
             if fetched is None:
                 self._catch_up = True  # still behind: the retry timer tries again
                 return
-            self._deliver(self.tape.fill(fetched))
+            self.tape.fill(fetched)
+            self._publish()
             if len(fetched) < MAX_TRADES_PER_CALL:
                 return  # REST has nothing newer: caught up
 
@@ -191,9 +190,10 @@ class LiveTape:
     def _take_fill(self, first: int, last: int, fetched: list[Trade]) -> None:
         """Add REST's answer for ``first..last`` and mark the ids it shows never existed.
 
-        Every new trade is delivered, also those past ``last``. The answer alone, not
-        what was new, decides what is unfillable: live trades may have moved the window
-        past ``first`` during the call, which makes a true answer look useless.
+        Whatever the tape then lets through is delivered, also trades past ``last``. The
+        answer alone, not what was new, decides what is unfillable: live trades may have
+        moved the window past ``first`` during the call, which makes a true answer look
+        useless.
         """
         new = self.tape.fill(fetched)
         for low, high in proven_absent(first, last, [trade.id for trade in fetched]):
@@ -211,7 +211,7 @@ class LiveTape:
             TRADE_GAP_FILLS.labels(self.market).inc()
             TRADES_FILLED.labels(self.market).inc(len(new))
             log.info("trade tape %s: filled %d trades from id %d", self.symbol, len(new), first)
-        self._deliver(new)
+        self._publish()
 
     async def _fetch(
         self, rest: TradeHistory, from_id: int | None, limit: int, *, give_up: bool = True
@@ -236,13 +236,13 @@ class LiveTape:
                 self._backoff.reset()
                 return fetched
 
-    def _deliver(self, trades: Sequence[Trade]) -> None:
-        # A break first: a follower starts over from the tape (these trades included),
-        # then takes these as repeats, rather than holding them across the hole.
-        breaks = self.tape.breaks - self._breaks_at_load
-        if breaks > self.breaks:
-            self.breaks = breaks
+    def _publish(self) -> None:
+        """Tell the listeners what the tape now lets through, or that they must start over."""
+        released = self.tape.release()
+        if released.broke:
+            # The break listeners start over from the tape, which holds these trades.
+            self.breaks += 1
             log.warning("trade tape %s: trades passed out of reach unfilled", self.symbol)
-            self._break_listeners.tell(breaks)
-        if trades:
-            self._listeners.tell(trades)
+            self._break_listeners.tell(self.breaks)
+        elif released.trades:
+            self._listeners.tell(released.trades)
