@@ -107,6 +107,14 @@ class Settings(BaseSettings):
     liquidation_history: int = Field(
         10_000, ge=50, le=1_000_000, validation_alias=_aliases("liquidation_history")
     )
+    # Pages of candles older than the buffer: memory held per market, and how long Redis
+    # keeps them for every node when the store is Redis.
+    history_cache_mb: int = Field(
+        64, ge=1, le=65_536, validation_alias=_aliases("history_cache_mb")
+    )
+    history_cache_ttl_s: int = Field(
+        86_400, ge=60, validation_alias=_aliases("history_cache_ttl_s")
+    )
     host: str = Field("127.0.0.1", validation_alias=_aliases("host"))
     port: int = Field(8000, ge=0, le=65535, validation_alias=_aliases("port"))
     cors_origins: StrList = Field(("*",), validation_alias=_aliases("cors_origins", "CORS_ORIGINS"))

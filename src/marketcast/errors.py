@@ -60,6 +60,31 @@ class InvalidLimit(InvalidRequest):
         super().__init__(f"invalid limit {given!r}; limit must be an integer in 1..{maximum}")
 
 
+class BeforeHistory(InvalidRequest):
+    """A candle range that ends before the exchange's first candle of the symbol."""
+
+    code = "before_history"
+
+    def __init__(self, symbol: str, interval: str, first_open_ms: int) -> None:
+        self.first_open_ms = first_open_ms
+        super().__init__(
+            f"{symbol} {interval} has no candles before its first one, which opened at "
+            f"{first_open_ms} (epoch ms); ask for candles from then on"
+        )
+
+
+class HistoryBusy(MarketcastError):
+    """Older history cannot be fetched now: its share of the exchange's request weight is
+    spent this minute, or the exchange is rate limiting or away. Retry after
+    ``retry_after`` seconds."""
+
+    code = "history_busy"
+
+    def __init__(self, reason: str, retry_after: float) -> None:
+        self.retry_after = max(retry_after, 0.0)
+        super().__init__(f"older history is not available now ({reason}); retry later")
+
+
 class UnknownSymbol(MarketcastError):
     code = "unknown_symbol"
 

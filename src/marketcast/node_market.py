@@ -22,6 +22,7 @@ from marketcast.hub.candles.hub import Hub
 from marketcast.hub.candles.on_demand import HubLimits
 from marketcast.hub.cluster.lease import LeaderLease
 from marketcast.hub.cluster.relay import ChangeRelay
+from marketcast.hub.history.older import OlderHistory
 from marketcast.hub.indicators.cache import IndicatorCache
 from marketcast.hub.symbols.service import SymbolService
 from marketcast.hub.tasks import TaskOwner
@@ -29,6 +30,7 @@ from marketcast.metrics import LEADER
 from marketcast.node_feeds import MarketFeeds, OnExit, market_bases, open_market_feeds
 from marketcast.store.base import CandleStore
 from marketcast.store.memory import MemoryStore
+from marketcast.store.pages import LayeredPages, MemoryPages, PageCache
 
 OFFLINE_HINT = (
     "Is the exchange reachable from here? Without network, `make demo` runs the hub "
@@ -66,6 +68,7 @@ class MarketNode:
         self.symbols: SymbolService | None = None
         self.indicators: IndicatorCache | None = None
         self.feeds: MarketFeeds | None = None
+        self.history: OlderHistory | None = None
         self._hub: Hub | None = None
 
     @property
@@ -103,6 +106,7 @@ class MarketNode:
         )
         self.rest = rest
         self._on_exit(f"{market.name} rest client", rest.aclose)
+        self.history = OlderHistory(rest, self._page_cache(), market=market.name)
         if s.role != "api":
             self.stream = KlineStream(
                 stream_base(ws_base, market, "kline"), data_timeout=s.data_timeout_s, market=market
@@ -152,6 +156,18 @@ class MarketNode:
 
         prefix = store_prefix(s, self.market)
         return RedisStore(s.redis_url, capacity=s.buffer_size, prefix=prefix)
+
+    def _page_cache(self) -> PageCache:
+        """Older-history pages: in memory, and with Redis shared by every node."""
+        s = self.settings
+        near = MemoryPages(s.history_cache_mb * 1024 * 1024)
+        if not self.shared:
+            return near
+        from marketcast.store.pages_redis import RedisPages
+
+        far = RedisPages(s.redis_url, prefix=s.redis_prefix, ttl_s=s.history_cache_ttl_s)
+        self._on_exit(f"{self.market.name} history cache", far.aclose)
+        return LayeredPages(near, far)
 
     def _start_scale_out(self, store: CandleStore, bus: Bus) -> None:
         from marketcast.store.redis import RedisStore

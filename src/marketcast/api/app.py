@@ -12,7 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from marketcast.api.errors import http_body, http_status
+from marketcast.api.errors import http_body, http_status, retry_after_header
 from marketcast.api.native import routes as native
 from marketcast.api.orderfox import routes as orderfox
 from marketcast.api.reference import asyncapi
@@ -83,7 +83,8 @@ def create_app(settings: Settings, *, simulated: bool = False) -> FastAPI:
     @app.exception_handler(MarketcastError)
     async def marketcast_error(request: Request, error: Exception) -> Response:
         assert isinstance(error, MarketcastError)
-        return JSONResponse(http_body(error), status_code=http_status(error))
+        headers = retry_after_header(error)
+        return JSONResponse(http_body(error), status_code=http_status(error), headers=headers)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: Exception) -> Response:
@@ -124,6 +125,7 @@ def _market_parts(market: MarketNode) -> dict[str, Any]:
         "indicators": market.indicators,
         "books": feeds.books if feeds else None,
         "trades": feeds.trades if feeds else None,
+        "history": market.history,
     }
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from marketcast.domain.signals import NotEnoughData
 from marketcast.errors import (
+    BeforeHistory,
     CapacityExceeded,
+    HistoryBusy,
     InvalidInterval,
     InvalidRequest,
     MarketcastError,
@@ -30,6 +33,10 @@ def error_details(error: MarketcastError) -> dict[str, Any]:
         return {"suggestions": list(error.suggestions)}
     if isinstance(error, InvalidInterval):
         return {"valid_intervals": list(error.valid)}
+    if isinstance(error, BeforeHistory):
+        return {"first_time": error.first_open_ms // 1000}
+    if isinstance(error, HistoryBusy):
+        return {"retry_after": max(1, math.ceil(error.retry_after))}
     return {}
 
 
@@ -45,6 +52,13 @@ def http_status(error: MarketcastError) -> int:
     if isinstance(error, CapacityExceeded):
         return 429
     return 503  # NotReady, exchange trouble: retry later
+
+
+def retry_after_header(error: MarketcastError) -> dict[str, str] | None:
+    """``Retry-After`` (whole seconds, at least 1) for an error that knows when to retry."""
+    if isinstance(error, HistoryBusy):
+        return {"Retry-After": str(max(1, math.ceil(error.retry_after)))}
+    return None
 
 
 def http_body(error: MarketcastError) -> dict[str, Any]:

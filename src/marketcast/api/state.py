@@ -18,6 +18,7 @@ from marketcast.domain.symbols import unified_symbol
 from marketcast.errors import InvalidMarket
 from marketcast.hub.candles.bodies import EncodedBodies
 from marketcast.hub.candles.hub import Hub
+from marketcast.hub.history.older import OlderHistory
 from marketcast.hub.indicators.cache import IndicatorCache
 from marketcast.hub.symbol_feeds.protocols import BookFeed, LiquidationFeed, TradeFeed
 from marketcast.hub.symbols.service import SymbolService
@@ -41,6 +42,8 @@ class AppState:
     books: BookFeed | None = None
     trades: TradeFeed | None = None
     liquidations: LiquidationFeed | None = None
+    # Candles older than the buffer, from the exchange (a node without REST has none).
+    history: OlderHistory | None = None
     # Open WebSocket connections and handshake rates (the node's admission limits).
     admission: Admission | None = None
     # /candles bodies, valid while their topic's store revision holds.

@@ -87,6 +87,12 @@ class Interval:
             return _add_months(open_ms, -1)
         return open_ms - self.unit.ms * self.count
 
+    def shifted(self, open_ms: int, steps: int) -> int:
+        """The open time ``steps`` candles after ``open_ms`` (before it when negative)."""
+        if self.unit is Unit.MONTH:
+            return _add_months(open_ms, steps)
+        return open_ms + steps * self.unit.ms * self.count
+
     def close_time(self, open_ms: int) -> int:
         """Binance's close time: the last millisecond of the candle."""
         return self.next_open(open_ms) - 1

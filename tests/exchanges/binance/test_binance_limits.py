@@ -48,6 +48,17 @@ def test_full_budget_waits_for_the_next_minute() -> None:
     assert budget.delay_for(1, 130.0) == pytest.approx(50.05)
 
 
+def test_a_share_of_the_budget_stops_at_its_part_of_the_ceiling() -> None:
+    budget = WeightBudget(100, safety=0.9)  # ceiling 90; half of it is 45
+    budget.reserve(40, 120.0)
+    assert budget.delay_within(5, 0.5, 121.0) == 0
+    assert budget.delay_within(6, 0.5, 121.0) == pytest.approx(59.05)
+    assert budget.delay_for(6, 121.0) == 0  # the live feeds still have their room
+    budget.on_rate_limited(30, 121.0)
+    assert budget.delay_within(1, 0.5, 121.0) == pytest.approx(30)
+    assert budget.delay_within(6, 0.5, 180.0) == 0  # a new minute
+
+
 def test_oversized_request_still_goes_when_the_minute_is_empty() -> None:
     budget = WeightBudget(10)
     assert budget.delay_for(50, 0.0) == 0

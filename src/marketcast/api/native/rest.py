@@ -26,6 +26,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from marketcast.api.feeds.candles import ready_topic
+from marketcast.api.feeds.history import read_candles
 from marketcast.api.feeds.lookup import (
     ALL_TIME,
     DEFAULT_BOOK_LIMIT,
@@ -106,13 +107,21 @@ async def get_candles(request: Request) -> Response:
         cached = state.candle_bodies.get(topic, revision, limit)
         if cached is not None:
             return Response(cached, media_type=JSON)
-    candles = await store.read(topic, limit=limit, since=since, before=before)
+    found = await read_candles(state, topic, limit, since, before)
+    # Only an answer older history took part in says where the exchange has no candles
+    # and whether the symbol's history starts here: the buffer's bodies stay as they were.
+    extra: dict[str, Any] = {}
+    if found.gaps:
+        extra["gaps"] = [[gap.first // 1000, gap.last // 1000] for gap in found.gaps]
+    if found.first_open is not None:
+        extra["history_start"] = found.first_open // 1000
     body = orjson.dumps(
         {
             "symbol": topic.symbol,
             "interval": topic.interval.code,
             **echo,
-            "candles": [candle_native(c) for c in candles],
+            "candles": [candle_native(c) for c in found.candles],
+            **extra,
         }
     )
     if revision is not None and not echo:
@@ -137,7 +146,12 @@ CANDLES_OPENAPI: dict[str, Any] = {
             query("limit", LIMIT_DOC + "; default 500", type="integer", minimum=1),
             query("since", TIME_DOC + ": candles from this open time on", type="integer"),
             MARKET_PARAMETER,
-            query("before", TIME_DOC + ": candles opened before this", type="integer"),
+            query(
+                "before",
+                TIME_DOC + ": candles opened before this; older than the buffer, they come "
+                "from the exchange (then `gaps` and `history_start` may be in the body)",
+                type="integer",
+            ),
         ],
         "responses": {"200": {"description": "the candles"}},
     }

@@ -29,6 +29,7 @@ from marketcast.errors import (
     ExchangeError,
     ExchangeProtocolError,
     ExchangeUnavailable,
+    HistoryBusy,
     RateLimited,
     is_retryable,
 )
@@ -131,14 +132,48 @@ class ThrottledClient(AsyncResource):
                 return body
         raise AssertionError("unreachable: the last attempt returns or raises")
 
+    async def get_json_within(
+        self, path: str, params: dict[str, str | int], *, weight: int, share: float
+    ) -> Any:
+        """One attempt that spends at most ``share`` of the weight budget and never waits.
+
+        For a request someone is waiting on that the live feeds must not pay for (older
+        history): when it cannot go now, the caller is told when to retry instead.
+
+        Raises:
+            HistoryBusy: the share is spent this minute, the exchange rate limits us, or
+                it is unavailable; ``retry_after`` says when to ask again.
+        """
+        delay = self._budget.delay_within(weight, share, time.time())
+        if delay > 0:
+            raise HistoryBusy("its share of the exchange request weight is spent", delay)
+        try:
+            body = await self._attempt(path, params, weight, self._timeout, budgeted=True)
+        except RateLimited as exc:
+            raise HistoryBusy("the exchange is rate limiting", exc.retry_after) from exc
+        except ExchangeUnavailable as exc:
+            self.outage.failed(str(exc))
+            raise HistoryBusy("the exchange is unavailable", 1.0) from exc
+        self.outage.succeeded()
+        return body
+
     async def aclose(self) -> None:
         await self._http.aclose()
 
     async def _attempt(
-        self, path: str, params: dict[str, str | int], weight: int, wait_s: float
+        self,
+        path: str,
+        params: dict[str, str | int],
+        weight: int,
+        wait_s: float,
+        *,
+        budgeted: bool = False,
     ) -> Any:
+        if budgeted:  # checked by the caller; reserved before any await
+            self._budget.reserve(weight, time.time())
         async with self._slots:
-            await self._wait_for_budget(weight)
+            if not budgeted:
+                await self._wait_for_budget(weight)
             self._count(requests=1)
             self._requests_metric.inc()
             try:

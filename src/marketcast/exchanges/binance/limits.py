@@ -50,6 +50,16 @@ class WeightBudget:
             return 0.0
         return (self._minute + 1) * MINUTE_S - now + _ROLLOVER_MARGIN_S
 
+    def delay_within(self, weight: int, share: float, now: float) -> float:
+        """Like :meth:`delay_for`, for a caller that may spend only ``share`` of the
+        ceiling (older history must never crowd out the live feeds)."""
+        if now < self._blocked_until:
+            return self._blocked_until - now
+        self._roll(now)
+        if self._used + weight <= self.ceiling * share:
+            return 0.0
+        return (self._minute + 1) * MINUTE_S - now + _ROLLOVER_MARGIN_S
+
     def reserve(self, weight: int, now: float) -> None:
         """Count ``weight`` as spent now (call right after :meth:`delay_for` returned 0)."""
         self._roll(now)

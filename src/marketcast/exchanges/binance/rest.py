@@ -50,6 +50,9 @@ from marketcast.exchanges.binance.weights import (
 from marketcast.resources import AsyncResource
 
 MAX_AGG_TRADES_PER_CALL: Final = 1000
+HISTORY_SHARE: Final = 0.5
+"""Of the request weight budget, what older history may spend in a minute: the rest stays
+for the live feeds' bootstraps, gap fills and resyncs."""
 _LISTINGS: Final = {"spot": parse_exchange_info, "usdm": parse_futures_exchange_info}
 
 
@@ -221,8 +224,34 @@ class BinanceRest(AsyncResource):
     async def _get(self, endpoint: str, params: dict[str, str | int], weight: int) -> object:
         return await self._client.get_json(self.market.path(endpoint), params, weight=weight)
 
+    async def older_klines(self, topic: Topic, first: int, through: int) -> list[Candle]:
+        """Closed candles opening in ``first..through`` (at most one call's worth), on
+        :data:`HISTORY_SHARE` of the weight budget and without waiting for it.
+
+        Raises:
+            HistoryBusy: that share is spent this minute, or the exchange rate limits or
+                is away; its ``retry_after`` says when to ask again.
+        """
+        end = topic.interval.close_time(through)
+        rows = await self._page(
+            topic, start=first, end=end, limit=self.market.max_klines_per_call, share=True
+        )
+        return mark_closed([r for r in rows if r.open_time <= through], topic.interval, end + 1)
+
+    async def first_open(self, topic: Topic) -> int | None:
+        """Open time of the exchange's first candle of ``topic`` (``None``: it has none);
+        spends the history share of the budget like :meth:`older_klines`."""
+        rows = await self._page(topic, start=0, end=None, limit=1, share=True)
+        return rows[0].open_time if rows else None
+
     async def _page(
-        self, topic: Topic, *, start: int | None, end: int | None, limit: int
+        self,
+        topic: Topic,
+        *,
+        start: int | None,
+        end: int | None,
+        limit: int,
+        share: bool = False,
     ) -> list[Candle]:
         most = self.market.max_klines_per_call
         if not 1 <= limit <= most:
@@ -237,7 +266,14 @@ class BinanceRest(AsyncResource):
             params["startTime"] = start
         if end is not None:
             params["endTime"] = end
-        payload = await self._get("klines", params, klines_weight(self.market, limit))
+        weight = klines_weight(self.market, limit)
+        if share:
+            path = self.market.path("klines")
+            payload = await self._client.get_json_within(
+                path, params, weight=weight, share=HISTORY_SHARE
+            )
+        else:
+            payload = await self._get("klines", params, weight)
         if not isinstance(payload, list):
             raise ExchangeProtocolError(f"klines response is not a list: {str(payload)[:200]}")
         rows = [parse_rest_kline(row, closed=False) for row in payload]

@@ -46,6 +46,9 @@ class SimConfig:
         trends: a drift per UTC day added to the log price of the listed symbols, e.g.
             ``{"BTCUSDT": 0.05}`` rises about 5% a day around the start day (a seeded
             trend scenario for signals); other symbols keep the trendless tape.
+        past_downtimes: ``(start_ms, end_ms)`` windows, before ``start_ms``, when the
+            exchange was down: candles wholly inside them never existed, as in Binance's
+            own history (older history must report such holes, not paper over them).
     """
 
     seed: int = 7
@@ -68,3 +71,4 @@ class SimConfig:
     max_catchup_finals: int = 1000
     stagger_pushes: bool = False
     trends: Mapping[str, float] = field(default_factory=dict)
+    past_downtimes: tuple[tuple[int, int], ...] = ()

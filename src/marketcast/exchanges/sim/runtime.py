@@ -149,7 +149,7 @@ class SimRuntime:
         )
         self.stats = SimStats()
         self.rest_faults = RestFaults()
-        self.downtimes: list[Downtime] = []
+        self.downtimes = [Downtime(start, end) for start, end in config.past_downtimes]
         self.connections: set[LiveConnection] = set()
 
     @property
