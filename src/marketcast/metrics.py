@@ -127,6 +127,20 @@ TRADE_GAP_FILLS: Final = Counter(
     ["market"],
     registry=REGISTRY,
 )
+HISTORY_PAGES: Final = Counter(
+    "marketcast_history_pages",
+    "Pages of candles older than the buffer read for clients, by where they came from: "
+    "cache (memory, Redis, or a fetch already under way) or exchange.",
+    ["market", "source"],
+    registry=REGISTRY,
+)
+HISTORY_BUSY: Final = Counter(
+    "marketcast_history_busy",
+    "Older-history pages that could not be fetched now (their weight share spent, or the "
+    "exchange rate limiting or away): answered 503 with Retry-After.",
+    ["market"],
+    registry=REGISTRY,
+)
 TRADES_FILLED: Final = Counter(
     "marketcast_trades_filled",
     "Trades fetched from REST to repair breaks in trade tapes.",

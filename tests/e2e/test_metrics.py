@@ -38,6 +38,7 @@ BOUNDED_LABELS = {
     "status": {"429", "418"},
     "channel": {"candles", "book", "depth", "trades", "liquidations", "indicators"},
     "store": {"redis"},
+    "source": {"cache", "exchange"},
 }
 
 

@@ -17,6 +17,7 @@ from marketcast.domain.history_pages import page_of
 from marketcast.domain.intervals import Interval
 from marketcast.exchanges.sim import SimConfig, SimExchange
 from marketcast.exchanges.sim.rest.spot import KLINES_PATH
+from marketcast.metrics import REGISTRY
 from support.redis_server import redis_url
 from support.servers import Running, hub_settings, running_hub, serve_app, wait_ready
 
@@ -52,6 +53,12 @@ async def hub() -> AsyncIterator[Running]:
 
 def klines_requests(sim: SimExchange, symbol: str = "BTCUSDT") -> int:
     return sim.stats.klines_requests[(KLINES_PATH, symbol, "1m")]
+
+
+def pages_read(source: str) -> float:
+    """``marketcast_history_pages_total`` of spot from ``source``, as /metrics shows it."""
+    labels = {"market": "spot", "source": source}
+    return REGISTRY.get_sample_value("marketcast_history_pages_total", labels) or 0.0
 
 
 async def candles(http: httpx.AsyncClient, **params: int) -> Json:
@@ -107,10 +114,13 @@ async def test_fifty_clients_asking_for_one_page_make_one_exchange_request(hub: 
         page = page_of(M1, newest - 30_000 * MINUTE_S * 1000)  # weeks older than the buffer
         await candles(http, before=page.first // 1000, limit=1)  # the first-candle lookup
         before = klines_requests(hub.sim)
+        pages_before = {source: pages_read(source) for source in ("cache", "exchange")}
         wanted = {"before": page.last // 1000, "limit": 10}  # inside this page alone
         answers = await asyncio.gather(*(candles(http, **wanted) for _ in range(50)))
         made = klines_requests(hub.sim) - before
     assert made == 1
+    assert pages_read("exchange") - pages_before["exchange"] == 1
+    assert pages_read("cache") - pages_before["cache"] == 49
     assert all(body == answers[0] for body in answers)
     assert [row["time"] * 1000 for row in answers[0]["candles"]][-1] < page.last
 

@@ -29,7 +29,8 @@ from marketcast.domain.history_pages import (
     previous_page,
 )
 from marketcast.domain.topics import Topic
-from marketcast.errors import BeforeHistory
+from marketcast.errors import BeforeHistory, HistoryBusy
+from marketcast.metrics import HISTORY_BUSY, HISTORY_PAGES
 from marketcast.store.pages import PageCache
 
 log = logging.getLogger(__name__)
@@ -146,6 +147,7 @@ class OlderHistory:
         key = f"{self.market}:{topic.symbol}:{topic.interval.code}:{page.first}"
         cached = await self._cache.get(key)
         if cached is not None and cached.through >= through:
+            HISTORY_PAGES.labels(self.market, "cache").inc()
             return cached
         task = self._fetching.get(key)
         if task is None or task.done():
@@ -154,6 +156,8 @@ class OlderHistory:
             )
             self._fetching[key] = task
             task.add_done_callback(lambda done: self._forget(key, done))
+        else:
+            HISTORY_PAGES.labels(self.market, "cache").inc()  # the fetch under way serves it
         # Shielded: one impatient client going away must not cancel the others' page.
         held = await asyncio.shield(task)
         if held.through < through:  # fetched for an earlier, shorter ask: extend it
@@ -162,7 +166,12 @@ class OlderHistory:
 
     async def _fetch(self, key: str, topic: Topic, page: TimeRange, through: int) -> Page:
         self.fetches += 1
-        candles = await self._exchange.older_klines(topic, page.first, through)
+        try:
+            candles = await self._exchange.older_klines(topic, page.first, through)
+        except HistoryBusy:
+            HISTORY_BUSY.labels(self.market).inc()
+            raise
+        HISTORY_PAGES.labels(self.market, "exchange").inc()
         held = Page(tuple(candles), through)
         await self._cache.put(key, held)
         return held
