@@ -268,6 +268,24 @@ def test_a_jump_past_the_whole_window_is_a_break_at_once() -> None:
     assert tape.breaks == 1
 
 
+def test_a_gap_the_window_passes_trade_by_trade_is_one_break() -> None:
+    # REST is down while live trades keep coming, far past the last one released.
+    tape = TradeTape(capacity=5)
+    tape.add(make_trade(i) for i in range(1, 4))
+    tape.release()
+    told, released = [], []
+    for i in range(50, 70):
+        tape.add([make_trade(i)])
+        outcome = tape.release()
+        told.append(outcome.broke)
+        released += ids(outcome.trades)
+    assert told.count(True) == 1
+    assert tape.breaks == 1
+    # Once the window holds only the new run, it flows again, in order and once.
+    assert released == list(range(released[0], 70))
+    assert tape.released_to == 69
+
+
 def test_a_filled_gap_or_ids_that_never_existed_are_no_break() -> None:
     tape = TradeTape(capacity=5)
     tape.add(make_trade(i) for i in range(1, 6))

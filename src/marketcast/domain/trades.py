@@ -78,6 +78,9 @@ class TradeTape:
         self._by_id: dict[int, Trade] = {}
         self._unfillable: list[tuple[int, int]] = []  # ascending, disjoint, not adjacent
         self._released: int | None = None  # the release frontier; None before the first
+        # Whether followers may hold trades that end at the frontier: not before the first
+        # release, nor after a break moved it to an id the tape does not hold.
+        self._followed = False
         self.breaks = 0
 
     def __len__(self) -> int:
@@ -153,10 +156,14 @@ class TradeTape:
         window_start = self._floor()
         if self._released >= window_start - 1:
             return Released(trades)
-        # Stuck on ids the window has passed: they will never be held.
+        # Stuck on ids the window has passed: they will never be held. That is a hole for
+        # followers holding trades up to the frontier; followers who hold nothing since
+        # the last break (a long outage passes the window trade by trade) lose nothing.
+        broke = self._followed
         self._released = window_start - 1
-        self.breaks += 1
-        return Released(self._walk_up(), broke=True)
+        self._followed = False
+        self.breaks += broke
+        return Released(trades + self._walk_up(), broke=broke)
 
     def continuous(self, limit: int) -> list[Trade]:
         """Up to ``limit`` trades ending at the release frontier, newest first, without a
@@ -189,6 +196,7 @@ class TradeTape:
             expected = trade_id + 1
             index += 1
         self._released = expected - 1
+        self._followed = self._followed or bool(taken)
         return taken
 
     def _absent(self, first: int, last: int) -> bool:
