@@ -1,4 +1,4 @@
-"""``marketcast serve | demo | sim | config``: flags mirror the settings (see README).
+"""``marketcast serve | demo | sim | config | tail``: flags mirror the settings (see README).
 
 Settings come from flags, the environment, an optional TOML file and the defaults
 (:mod:`marketcast.config_sources`). A value that cannot be used ends the command with
@@ -86,7 +86,44 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--exit-with-parent", action="store_true", help=argparse.SUPPRESS)
     config = commands.add_parser("config", help="print the effective settings and their sources")
     _add_serve_flags(config)
+    _add_tail_arguments(commands.add_parser("tail", help="print a topic's live candles"))
     return parser
+
+
+def _add_tail_arguments(tail: argparse.ArgumentParser) -> None:
+    tail.add_argument("symbol", help="e.g. BTCUSDT, or ccxt's BTC/USDT:USDT")
+    tail.add_argument("interval", help="e.g. 1m")
+    tail.add_argument("--url", default="http://127.0.0.1:8000", help="the hub's HTTP base")
+    tail.add_argument("--market", default=None, help="spot or usdm (default: the hub's)")
+    tail.add_argument("--token", default=None, help="default: MARKETCAST_AUTH_TOKEN")
+    tail.add_argument("--history", type=int, default=20, help="candles shown first (20)")
+    tail.add_argument("--count", type=int, default=None, help="exit after this many rows")
+
+
+def _tail(args: argparse.Namespace) -> int:
+    """Run ``marketcast tail``: the client only, no settings; exit status 1 on a refusal."""
+    from marketcast.client.errors import ClientError
+    from marketcast.client.tail import report_to_stderr, tail
+
+    report_to_stderr()
+    token = args.token or os.environ.get("MARKETCAST_AUTH_TOKEN") or None
+    following = tail(
+        args.url,
+        args.symbol,
+        args.interval,
+        market=args.market,
+        token=token,
+        history=args.history,
+        count=args.count,
+    )
+    try:
+        asyncio.run(following)
+    except ClientError as refused:
+        sys.stderr.write(f"marketcast tail: {refused}\n")
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    return 0
 
 
 def _flags(args: argparse.Namespace) -> dict[str, Any]:
@@ -136,6 +173,8 @@ def _runner(args: argparse.Namespace) -> Callable[[], Coroutine[Any, Any, None]]
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = _parser().parse_args(argv)
+    if args.command == "tail":
+        raise SystemExit(_tail(args))
     if args.command == "sim":  # the simulator has no settings of its own but its logs'
         level = os.environ.get("MARKETCAST_LOG_LEVEL", "INFO").upper()
         as_json = os.environ.get("MARKETCAST_LOG_FORMAT", "text").strip().lower() == "json"
