@@ -28,7 +28,7 @@ from marketcast.hub.symbols.service import SymbolService
 from marketcast.hub.tasks import TaskOwner
 from marketcast.metrics import LEADER
 from marketcast.node_feeds import MarketFeeds, OnExit, market_bases, open_market_feeds
-from marketcast.store.base import CandleStore
+from marketcast.store.interface import CandleStore
 from marketcast.store.memory import MemoryStore
 from marketcast.store.pages import LayeredPages, MemoryPages, PageCache
 

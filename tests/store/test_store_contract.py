@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from marketcast.domain.candles import Candle, TimeRange, newer_version
 from marketcast.domain.topics import Topic
-from marketcast.store.base import CandleStore, TopicInfo
+from marketcast.store.interface import CandleStore, TopicInfo
 from marketcast.store.memory import MemoryStore
 from marketcast.store.redis import RedisStore
 from support.redis_server import redis_url

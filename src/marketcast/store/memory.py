@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from marketcast.domain.candles import Candle, TimeRange
 from marketcast.domain.series import merge_gaps
 from marketcast.domain.topics import Topic
-from marketcast.store.base import TopicInfo
+from marketcast.store.interface import TopicInfo
 from marketcast.store.ring import CandleRing
 
 

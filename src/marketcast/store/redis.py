@@ -28,7 +28,7 @@ from marketcast.domain.candles import Candle, TimeRange
 from marketcast.domain.series import merge_gaps
 from marketcast.domain.topics import Topic
 from marketcast.resources import AsyncResource
-from marketcast.store.base import TopicInfo
+from marketcast.store.interface import TopicInfo
 from marketcast.store.redis_client import connect, lua, outage_log, unavailable_on
 from marketcast.store.redis_codec import (
     Change,
@@ -48,7 +48,7 @@ _UNREACHABLE: Final = (redis_errors.ConnectionError, redis_errors.TimeoutError, 
 
 
 class RedisStore(AsyncResource):
-    """A :class:`~marketcast.store.base.CandleStore` in Redis, plus a change feed.
+    """A :class:`~marketcast.store.interface.CandleStore` in Redis, plus a change feed.
 
     Nothing connects until the first call. A Redis that is down, restarting or too slow
     surfaces as :class:`~marketcast.errors.StoreUnavailable`; the same object works again

@@ -66,7 +66,7 @@ async def symbols_when_ready(client: httpx.AsyncClient) -> httpx.Response:
             await asyncio.sleep(0.05)
 
 
-async def test_symbols_list_matches_the_exchange_and_spec5() -> None:
+async def test_symbols_list_matches_the_exchange_and_the_contract_fields() -> None:
     async with orderfox_hub() as (sim, client):
         body: list[dict[str, Any]] = (await symbols_when_ready(client)).json()
         tickers = await client.get(sim.rest_base + "/api/v3/ticker/24hr")

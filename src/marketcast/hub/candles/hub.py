@@ -25,7 +25,7 @@ from marketcast.hub.candles.readiness import StoredTopics, log_bootstrap
 from marketcast.hub.candles.sync import Publish, TopicSync
 from marketcast.hub.symbols.catalog import ExchangeCatalog, SymbolCatalog
 from marketcast.hub.tasks import TaskOwner
-from marketcast.store.base import CandleStore
+from marketcast.store.interface import CandleStore
 
 log = logging.getLogger(__name__)
 

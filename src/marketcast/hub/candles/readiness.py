@@ -15,7 +15,7 @@ from typing import Final
 
 from marketcast.domain.topics import Topic
 from marketcast.errors import CapacityExceeded
-from marketcast.store.base import CandleStore
+from marketcast.store.interface import CandleStore
 
 log = logging.getLogger(__name__)
 

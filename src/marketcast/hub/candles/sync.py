@@ -24,7 +24,7 @@ from marketcast.errors import ExchangeError, is_outage
 from marketcast.hub.candles.history import KlineHistory
 from marketcast.hub.candles.pending import PendingUpdates
 from marketcast.metrics import CANDLES_FILLED, EXCHANGE_GAPS, INGEST_TO_PUBLISH
-from marketcast.store.base import CandleStore
+from marketcast.store.interface import CandleStore
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from marketcast.domain.candles import Candle
 from marketcast.domain.topics import Topic
 from marketcast.errors import MarketcastError
 from marketcast.hub.candles.bus import Bus
-from marketcast.store.base import CandleStore
+from marketcast.store.interface import CandleStore
 
 log = logging.getLogger(__name__)
 

@@ -25,7 +25,7 @@ from marketcast.errors import NotReady, StoreUnavailable
 from marketcast.hub.candles.bus import Bus, Published
 from marketcast.hub.indicators.topic import Applied, TopicIndicators
 from marketcast.hub.tasks import TaskOwner
-from marketcast.store.base import CandleStore
+from marketcast.store.interface import CandleStore
 
 log = logging.getLogger(__name__)
 
