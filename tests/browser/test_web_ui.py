@@ -12,18 +12,17 @@ import asyncio
 import json
 import re
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
 import pytest_asyncio
-from playwright.async_api import Browser, Page
+from playwright.async_api import Page
 
 from marketcast.exchanges.sim import SimConfig
-from support.browser import chromium, require_built_ui, screenshot
-from support.servers import Running, running_hub, wait_ready
+from support.browser import screenshot
+from support.webui import Ui, loaded, open_page, serving_ui, state, until
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.timeout(300)]
 
@@ -32,53 +31,18 @@ INTERVALS = ("1m", "5m")
 # 30x: a 1m candle closes every 2 s, so "live" is visible within a test (faster would
 # only multiply the trades the page and the hub must handle: 30 virtual s a second).
 SIM = SimConfig(seed=11, symbols=SYMBOLS, start_ms=1_780_272_000_000, speed=30.0)
-# A bound, not a wait: every wait is on a condition, and a busy machine may take long.
-WAIT_MS = 90_000
-
-
-@dataclass
-class Ui:
-    hub: Running
-    browser: Browser
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def ui() -> AsyncIterator[Ui]:
-    require_built_ui()
-    async with (
-        running_hub(SIM, symbols=SYMBOLS, intervals=INTERVALS, buffer_size=1000) as hub,
-        chromium() as browser,
-    ):
-        await wait_ready(hub.http, timeout=60)
-        yield Ui(hub, browser)
+    async with serving_ui(SIM, SYMBOLS, INTERVALS) as served:
+        yield served
 
 
 @pytest_asyncio.fixture(loop_scope="module")
 async def page(ui: Ui) -> AsyncIterator[Page]:
-    context = await ui.browser.new_context(viewport={"width": 1440, "height": 900})
-    page = await context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    await page.goto(f"{ui.hub.http}/")
-    yield page
-    await context.close()
-    assert not errors, f"the page threw: {errors}"
-
-
-async def state(page: Page) -> dict[str, Any]:
-    """The app's state without the socket object (not serialisable)."""
-    value: dict[str, Any] = await page.evaluate(
-        "() => { const { ws, ...rest } = window.marketcast; return rest; }"
-    )
-    return value
-
-
-async def until(page: Page, condition: str) -> None:
-    await page.wait_for_function(condition, timeout=WAIT_MS)
-
-
-async def loaded(page: Page) -> None:
-    await until(page, "() => window.marketcast && window.marketcast.candles.length >= 200")
+    async with open_page(ui.browser, f"{ui.hub.http}/") as page:
+        yield page
 
 
 async def test_sidebar_lists_the_symbols_formatted_and_the_chart_draws_200_candles(

@@ -11,18 +11,24 @@ async function getJson(path) {
   }
 }
 
-/** Configured symbols (`GET /symbols`). */
-export async function loadSymbols() {
-  const body = await getJson("/symbols");
-  return Array.isArray(body?.symbols) ? body.symbols : undefined;
+/**
+ * A GET whose refusals matter to the caller: `{ok, status, body, retryAfter}`; a network
+ * failure is `{ok: false, status: 0}`.
+ */
+export async function fetchAnswer(path) {
+  try {
+    const response = await fetch(path, { headers: { Accept: "application/json" } });
+    const body = await response.json().catch(() => undefined);
+    return { ok: response.ok, status: response.status, body, retryAfter: response.headers.get("Retry-After") };
+  } catch {
+    return { ok: false, status: 0, body: undefined, retryAfter: null };
+  }
 }
 
-/** Intervals the hub serves for `symbol`, from `/streaming/status` topics. */
-export async function loadIntervals(symbol) {
-  const body = await getJson("/streaming/status");
-  const topics = body?.topics ?? body?.per_symbol ?? [];
-  const mine = topics.filter((t) => t.symbol === symbol).map((t) => t.interval);
-  return mine.length ? mine : topics.map((t) => t.interval);
+/** Configured symbols of a market (`GET /symbols?market=`). */
+export async function loadSymbols(market) {
+  const body = await getJson(`/symbols?market=${encodeURIComponent(market)}`);
+  return Array.isArray(body?.symbols) ? body.symbols : undefined;
 }
 
 /** `/api/v1/symbols` objects by symbol: 24 h figures, formats, rounding options. */

@@ -2,8 +2,10 @@
 // upsert-on-time to its snapshot always holds a continuous series. No DOM, no chart, no
 // clock, so the rules can be checked in isolation.
 
-// A long session keeps appending; the oldest candles go first so memory stays bounded.
-export const MAX_CANDLES = 5000;
+// A long session keeps appending, and scrolling left prepends pages of older candles;
+// past this many the oldest go first (and no older page is asked for), so memory stays
+// bounded.
+export const MAX_CANDLES = 20000;
 
 /** The series' own copy of a wire candle (extra fields are dropped, numbers kept). */
 export function toCandle(wire) {

@@ -45,3 +45,8 @@ export function intervalSeconds(code) {
   const match = /^(\d+)([smhdw])$/.exec(code);
   return match ? Number(match[1]) * units[match[2]] : undefined;
 }
+
+/** The intervals the chart offers in `market`: every Binance interval (USD-M has no 1s). */
+export function chartIntervals(market) {
+  return market === "usdm" ? INTERVAL_ORDER.filter((code) => code !== "1s") : [...INTERVAL_ORDER];
+}

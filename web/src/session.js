@@ -10,6 +10,7 @@ import { applySnapshot, resumeSince, upsertCandle } from "./candles.js";
 import { lastTradeId, mergeLiquidations, mergeTrades } from "./feeds.js";
 import { decimalText } from "./format.js";
 import { HubSocket } from "./socket.js";
+import { snapshotLines, updatePoints, upsertPoint } from "./studies.js";
 
 export const BOOK_LIMIT = 15;
 export const TRADES_LIMIT = 50;
@@ -19,11 +20,14 @@ export const LIQUIDATIONS_LIMIT = 50;
 export const CANDLES_LIMIT = 500;
 const RETRY_NOT_READY_MS = 2000;
 
-export function initialState(symbol, interval) {
+export function initialState(symbol, interval, market = "spot") {
   return {
     symbol,
     interval,
+    market,
     candles: [],
+    studies: [], // the indicator studies shown (names)
+    studyLines: {}, // name -> {field: [{time, value}]}
     badge: "connecting",
     simulated: false,
     connects: 0,
@@ -40,7 +44,8 @@ export class MarketSession {
   /**
    * @param {object} state window.marketcast
    * @param {object} view callbacks that draw: candles(change, candles, opts), book(book),
-   *   trades(list), liquidations(list, notice), badge(value), price(symbol, close), error(msg)
+   *   trades(list), liquidations(list, notice), badge(value), price(symbol, close), error(msg),
+   *   studies(change, lines), clock(exchangeMs)
    */
   constructor(state, view, url) {
     this.state = state;
@@ -74,16 +79,20 @@ export class MarketSession {
   }
 
   // -- selection ---------------------------------------------------------------------
-  selectSymbol(symbol) {
-    if (symbol === this.state.symbol) return;
-    const old = this.state.symbol;
-    this.send({ op: "unsubscribe", channel: "candles", symbol: old, interval: this.state.interval });
-    for (const channel of ["orderbook", "trades", "liquidations"]) {
-      this.send({ op: "unsubscribe", channel, symbol: old });
+  /** Show another view: any of symbol, interval and market (the rest stay). */
+  selectView({ symbol = this.state.symbol, interval = this.state.interval, market = this.state.market }) {
+    const { state } = this;
+    if (symbol === state.symbol && market === state.market) {
+      this.selectInterval(interval);
+      return;
     }
-    Object.assign(this.state, {
+    this.unsubscribeAll();
+    Object.assign(state, {
       symbol,
+      interval,
+      market,
       candles: [],
+      studyLines: {},
       book: { rounding: "", bids: [], asks: [] },
       trades: [],
       liquidations: [],
@@ -92,17 +101,48 @@ export class MarketSession {
     this.liquidationNotice = "";
     this.redrawAll();
     this.subscribeCandles();
+    this.subscribeStudies();
     this.subscribeFeeds();
   }
 
   selectInterval(interval) {
     if (interval === this.state.interval) return;
-    const { symbol } = this.state;
-    this.send({ op: "unsubscribe", channel: "candles", symbol, interval: this.state.interval });
+    this.unsubscribeTopic();
     this.state.interval = interval;
     this.state.candles = [];
+    this.state.studyLines = {};
     this.view.candles("reset", [], { fit: true });
+    this.view.studies("reset", {});
     this.subscribeCandles();
+    this.subscribeStudies();
+  }
+
+  /** Show exactly these indicator studies (names of studies.js). */
+  selectStudies(names) {
+    const { state } = this;
+    if (names.join() === state.studies.join()) return;
+    state.studies = [...names];
+    state.studyLines = {};
+    this.view.studies("reset", {});
+    if (names.length) this.subscribeStudies();
+    else this.send(this.tagged({ op: "unsubscribe", channel: "indicators", interval: state.interval }));
+  }
+
+  unsubscribeTopic() {
+    const { interval } = this.state;
+    this.send(this.tagged({ op: "unsubscribe", channel: "candles", interval }));
+    if (this.state.studies.length) this.send(this.tagged({ op: "unsubscribe", channel: "indicators", interval }));
+  }
+
+  unsubscribeAll() {
+    this.unsubscribeTopic();
+    for (const channel of ["orderbook", "trades"]) this.send(this.tagged({ op: "unsubscribe", channel }));
+    this.send({ ...this.tagged({ op: "unsubscribe", channel: "liquidations" }), market: "usdm" });
+  }
+
+  /** `message` for the current symbol and market (every op names both). */
+  tagged(message) {
+    return { ...message, symbol: this.state.symbol, market: this.state.market };
   }
 
   /** A rounding chosen in the selector: the same subscription with new parameters. */
@@ -116,6 +156,7 @@ export class MarketSession {
     this.state.connects += 1;
     this.candlesSynced = false;
     this.subscribeCandles();
+    this.subscribeStudies();
     this.subscribeFeeds();
   }
 
@@ -129,27 +170,35 @@ export class MarketSession {
   }
 
   subscribeCandles() {
-    const { symbol, interval, candles } = this.state;
+    const { interval, candles } = this.state;
     const since = resumeSince(candles);
     this.candleResume = since !== undefined;
-    const message = { op: "subscribe", channel: "candles", symbol, interval, limit: this.candlesLimit };
+    const message = this.tagged({ op: "subscribe", channel: "candles", interval, limit: this.candlesLimit });
     if (since !== undefined) message.since = since;
     this.send(message);
   }
 
+  /** The studies' points are small and recomputed by the hub: a fresh snapshot each time. */
+  subscribeStudies() {
+    const { interval, studies } = this.state;
+    if (!studies.length) return;
+    const limit = Math.min(this.candlesLimit, CANDLES_LIMIT);
+    this.send(this.tagged({ op: "subscribe", channel: "indicators", interval, names: studies, limit }));
+  }
+
   subscribeFeeds() {
-    const { symbol } = this.state;
     this.subscribeBook();
     const since = lastTradeId(this.state.trades);
     this.tradeResume = since !== undefined;
-    const trades = { op: "subscribe", channel: "trades", symbol, limit: this.tradesLimit };
+    const trades = this.tagged({ op: "subscribe", channel: "trades", limit: this.tradesLimit });
     if (since !== undefined) trades.since = since;
     this.send(trades);
-    this.send({ op: "subscribe", channel: "liquidations", symbol, limit: LIQUIDATIONS_LIMIT });
+    // Liquidations exist for USD-M perpetuals only; spot shows the perpetual's.
+    this.send({ ...this.tagged({ op: "subscribe", channel: "liquidations", limit: LIQUIDATIONS_LIMIT }), market: "usdm" });
   }
 
   subscribeBook() {
-    const message = { op: "subscribe", channel: "orderbook", symbol: this.state.symbol, limit: BOOK_LIMIT };
+    const message = this.tagged({ op: "subscribe", channel: "orderbook", limit: BOOK_LIMIT });
     if (this.rounding !== undefined) message.rounding = this.rounding;
     this.send(message);
   }
@@ -157,11 +206,16 @@ export class MarketSession {
   // -- messages ----------------------------------------------------------------------
   onMessage(message) {
     this.state.messages += 1;
-    const ours = message.symbol === undefined || message.symbol === this.state.symbol;
-    if (!ours) return; // late messages of a symbol the page has left
+    const ours =
+      (message.symbol === undefined || message.symbol === this.state.symbol) &&
+      (message.market === undefined || message.market === this.state.market || message.channel === "liquidations");
+    if (!ours) return; // late messages of a view the page has left
     switch (message.channel) {
       case "candles":
         if (message.interval === this.state.interval) this.onCandles(message);
+        return;
+      case "indicators":
+        if (message.interval === this.state.interval) this.onStudies(message);
         return;
       case "orderbook":
         this.onBook(message);
@@ -188,6 +242,7 @@ export class MarketSession {
       this.socket.markHealthy();
       this.setBadge("live");
     } else if (message.type === "candle") {
+      if (message.event_time) this.view.clock(message.event_time);
       const { candles, change } = upsertCandle(this.state.candles, message.candle);
       this.state.candles = candles;
       if (change !== "none") this.view.candles(change, candles, {});
@@ -196,6 +251,22 @@ export class MarketSession {
     }
     const last = this.state.candles[this.state.candles.length - 1];
     if (last) this.view.price(this.state.symbol, last.close);
+  }
+
+  onStudies(message) {
+    const { state } = this;
+    if (message.type === "snapshot") {
+      state.studyLines = snapshotLines(message.series ?? {});
+      this.view.studies("reset", state.studyLines);
+    } else if (message.type === "indicators") {
+      const changed = updatePoints(message);
+      for (const [name, fields] of Object.entries(changed)) {
+        const lines = state.studyLines[name];
+        if (!lines) continue;
+        for (const [field, point] of Object.entries(fields)) lines[field] = upsertPoint(lines[field] ?? [], point);
+      }
+      this.view.studies("update", changed);
+    }
   }
 
   onBook(message) {
@@ -258,6 +329,7 @@ export class MarketSession {
     if (this.candlesLimit > maximum) {
       this.candlesLimit = maximum;
       this.subscribeCandles();
+      this.subscribeStudies();
     }
     if (this.tradesLimit > maximum) {
       this.tradesLimit = maximum;
@@ -280,6 +352,7 @@ export class MarketSession {
 
   redrawAll() {
     this.view.candles("reset", this.state.candles, { fit: true });
+    this.view.studies("reset", this.state.studyLines);
     this.view.book(this.state.book);
     this.view.trades(this.state.trades);
     this.view.liquidations(this.state.liquidations, "");

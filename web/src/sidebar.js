@@ -1,13 +1,36 @@
 // The symbol list: one row per configured symbol, with the 24 h figures of
-// /api/v1/symbols (refreshed by the caller) and the selected symbol's live price.
+// /api/v1/symbols (refreshed by the caller), live prices, and the search box that filters
+// it (type anywhere on the page, Enter opens the best match, Escape clears).
 
 import { escapeHtml } from "./format.js";
+import { matchSymbols } from "./search.js";
 
 export class Sidebar {
   /** @param {HTMLElement} root #sidebar; `onSelect(symbol)` fires on a click. */
   constructor(root, onSelect) {
     this.list = root.querySelector(".symbols");
+    this.search = root.querySelector(".search");
+    this.symbols = [];
     this.rows = new Map();
+    this.search.addEventListener("input", () => this.filter());
+    this.search.addEventListener("keydown", (event) => {
+      if (event.key === "Enter") {
+        const [best] = matchSymbols(this.symbols, this.search.value);
+        if (best) {
+          onSelect(best);
+          this.clearSearch();
+        }
+      } else if (event.key === "Escape") {
+        this.clearSearch();
+      }
+    });
+    // A letter or digit typed while nothing else takes keys starts a search.
+    document.addEventListener("keydown", (event) => {
+      const target = event.target;
+      const typing = target instanceof HTMLInputElement || target instanceof HTMLSelectElement;
+      if (typing || event.ctrlKey || event.metaKey || event.altKey) return;
+      if (/^[a-z0-9]$/i.test(event.key)) this.search.focus();
+    });
     this.list.addEventListener("click", (event) => {
       const row = event.target.closest(".symbol-row");
       if (row) onSelect(row.dataset.symbol);
@@ -23,6 +46,7 @@ export class Sidebar {
   }
 
   setSymbols(symbols) {
+    this.symbols = [...symbols];
     this.list.innerHTML = symbols
       .map(
         (s) =>
@@ -32,6 +56,22 @@ export class Sidebar {
       )
       .join("");
     this.rows = new Map([...this.list.querySelectorAll(".symbol-row")].map((r) => [r.dataset.symbol, r]));
+  }
+
+  /** Show only the rows matching the search box, best match first. */
+  filter() {
+    const shown = matchSymbols(this.symbols, this.search.value);
+    const rank = new Map(shown.map((symbol, index) => [symbol, index]));
+    for (const [symbol, row] of this.rows) {
+      row.hidden = !rank.has(symbol);
+      row.style.order = String(rank.get(symbol) ?? 0);
+    }
+  }
+
+  clearSearch() {
+    this.search.value = "";
+    this.search.blur();
+    this.filter();
   }
 
   select(symbol) {
