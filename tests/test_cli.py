@@ -91,3 +91,45 @@ def test_a_config_file_with_an_unknown_key_or_bad_toml_is_refused(tmp_path: Path
         assert done.returncode == 2
         assert said in done.stderr
         assert "Traceback" not in done.stderr
+
+
+LISTED = "btc/usdt, ETH-USDT,,BTCUSDT"  # ccxt and dashed spellings, a blank, a repeat
+
+
+@pytest.mark.parametrize(
+    ("flags", "env", "shown"),
+    [
+        (("--usdm-symbols", LISTED), {}, ["BTCUSDT,ETHUSDT", "(flag)"]),
+        (
+            (),
+            {"MARKETCAST_USDM_SYMBOLS": LISTED},
+            ["BTCUSDT,ETHUSDT", "(env MARKETCAST_USDM_SYMBOLS)"],
+        ),
+        (
+            ("--usdm-symbols", "SOLUSDT,ETHUSDT"),
+            {"MARKETCAST_USDM_SYMBOLS": "XRPUSDT"},
+            ["SOLUSDT,ETHUSDT", "(flag)"],
+        ),
+    ],
+    ids=["flag", "env", "flag-over-env"],
+)
+def test_usdm_symbols_are_a_comma_list_of_exchange_ids_from_flag_or_environment(
+    flags: tuple[str, ...], env: dict[str, str], shown: list[str]
+) -> None:
+    done = marketcast("config", *flags, env=env)
+    assert done.returncode == 0, done.stderr
+    rows = {line.split()[0]: line for line in done.stdout.splitlines()}
+    assert rows["usdm_symbols"].split(maxsplit=2)[1:] == shown
+    assert rows["symbols"].endswith("(default)")  # the default market's list is its own
+
+
+def test_an_empty_usdm_symbol_list_is_accepted_as_none() -> None:
+    # USD-M follows nothing from start then: its symbols all start on demand.
+    done = marketcast("config", env={"MARKETCAST_USDM_SYMBOLS": ""})
+    assert done.returncode == 0, done.stderr
+    rows = {line.split()[0]: line for line in done.stdout.splitlines()}
+    assert rows["usdm_symbols"].split() == [
+        "usdm_symbols",
+        "(env",
+        "MARKETCAST_USDM_SYMBOLS)",
+    ]

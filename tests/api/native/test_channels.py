@@ -270,9 +270,13 @@ async def feeds(node: Node) -> AsyncIterator[Feeds]:
     installed = Feeds(Books(meta.last_price, meta.tick_size), Tapes(), Liquidations(), meta)
     saved = (state.books, state.trades, state.liquidations)
     state.books, state.trades = installed.books, installed.trades
-    state.liquidations = installed.liquidations
+    # Liquidations are the node's, USD-M's: every market's state reads the one feed.
+    for market in state.markets.values():
+        market.liquidations = installed.liquidations
     yield installed
-    state.books, state.trades, state.liquidations = saved
+    state.books, state.trades = saved[:2]
+    for market in state.markets.values():
+        market.liquidations = saved[2]
     for holds in (installed.books, installed.trades, installed.liquidations):
         assert holds.double_releases == 0
 
@@ -535,12 +539,16 @@ async def test_liquidations_snapshot_is_a_flagged_sample_newest_first_then_each_
     async with connect(f"{node.ws}/ws") as ws:
         await ws.send(sub("liquidations", limit=3))
         snapshot = await receive(ws)
-        assert set(snapshot) == {"type", "channel", "symbol", "sample", "note", "liquidations"}
+        assert set(snapshot) == {
+            "type", "channel", "symbol", "market", "sample", "note", "liquidations",
+        }  # fmt: skip
         assert (snapshot["type"], snapshot["channel"], snapshot["sample"]) == (
             "snapshot",
             "liquidations",
             True,
         )
+        # Asked without a market on a spot node: still USD-M's liquidations, named so.
+        assert snapshot["market"] == "usdm"
         assert "sample" in snapshot["note"]
         rows = snapshot["liquidations"]
         assert [r["timestamp"] for r in rows] == [liquidation(n).time_ms for n in (5, 4, 3)]
@@ -548,8 +556,12 @@ async def test_liquidations_snapshot_is_a_flagged_sample_newest_first_then_each_
         assert (rows[0]["side"], rows[0]["quantity"], rows[0]["baseAsset"]) == ("SELL", 1.25, "BTC")
         feeds.liquidations.add(liquidation(6, "BUY"))
         update = await receive(ws)
-    assert set(update) == {"type", "channel", "symbol", "liquidation"}
-    assert (update["type"], update["symbol"]) == ("liquidation", "BTCUSDT")
+    assert set(update) == {"type", "channel", "symbol", "market", "liquidation"}
+    assert (update["type"], update["symbol"], update["market"]) == (
+        "liquidation",
+        "BTCUSDT",
+        "usdm",
+    )
     assert (update["liquidation"]["side"], update["liquidation"]["timestamp"]) == (
         "BUY",
         liquidation(6).time_ms,
@@ -575,6 +587,79 @@ async def test_liquidations_with_a_timeframe_add_buckets_and_a_bucket_per_update
     bucket = update["bucket"]
     assert (bucket["timestamp_ms"], bucket["count"]) == (T0, 4)
     assert bucket["buy_volume"] == float(liquidation(4).quote_value)
+
+
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [
+        ("/liquidations/BTCUSDT", {}),
+        ("/liquidations/BTCUSDT", {"market": "usdm"}),
+        ("/liquidations/BTCUSDT", {"market": " USDM "}),
+        ("/liquidations/BTC/USDT:USDT", {}),
+        ("/liquidations/btc/usdt:usdt", {"market": "usdm"}),
+    ],
+    ids=["no-market", "usdm", "usdm-spelled-loosely", "unified", "unified-and-usdm"],
+)
+async def test_rest_liquidations_are_usdms_with_or_without_a_market(
+    feeds: Feeds, client: httpx.AsyncClient, path: str, params: dict[str, str]
+) -> None:
+    feeds.liquidations.add(liquidation(1))
+    response = await client.get(path, params=params | {"limit": 1})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["symbol"], body["market"]) == ("BTCUSDT", "usdm")
+    assert [row["timestamp"] for row in body["liquidations"]] == [liquidation(1).time_ms]
+    assert feeds.liquidations.held["BTCUSDT"] == 0
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "said"),
+    [
+        ("/liquidations/BTCUSDT", {"market": "spot"}, "only on USD-M"),
+        ("/liquidations/BTC/USDT", {}, "only on USD-M"),
+        ("/liquidations/BTCUSDT", {"market": "coinm"}, "valid markets: spot, usdm"),
+        ("/liquidations/BTC/USDT:USDT", {"market": "spot"}, "is a usdm symbol"),
+        ("/liquidations/BTC/USD:BTC", {}, "settles in BTC"),
+    ],
+    ids=["spot", "spot-unified", "unknown", "disagreeing", "coin-margined"],
+)
+async def test_rest_liquidations_of_another_market_are_refused_as_invalid_market(
+    feeds: Feeds, client: httpx.AsyncClient, path: str, params: dict[str, str], said: str
+) -> None:
+    response = await client.get(path, params=params)
+    assert (response.status_code, response.json()["code"]) == (400, "invalid_market")
+    assert said in response.json()["detail"]
+    assert sum(feeds.liquidations.held.values()) == 0
+
+
+async def test_ws_liquidations_are_held_once_as_usdm_however_asked(
+    node: Node, feeds: Feeds
+) -> None:
+    async with connect(f"{node.ws}/ws") as ws:
+        await ws.send(sub("liquidations", "BTC/USDT:USDT", limit=1))
+        first = await receive(ws)
+        assert (first["type"], first["market"], first["symbol"]) == ("snapshot", "usdm", "BTCUSDT")
+        # Without a market it is the same subscription: replaced, not held twice.
+        await ws.send(sub("liquidations", limit=1))
+        second = await receive(ws)
+        assert (second["type"], second["market"]) == ("snapshot", "usdm")
+        assert feeds.liquidations.held["BTCUSDT"] == 1
+        await ws.send(sub("liquidations", market="spot"))
+        refused = await receive(ws)
+        assert (refused["type"], refused["code"]) == ("error", "invalid_market")
+        assert "only on USD-M" in refused["message"]
+        feeds.liquidations.add(liquidation(7))
+        (update,) = await settle(ws)
+        assert (update["type"], update["market"]) == ("liquidation", "usdm")
+        await ws.send(sub("liquidations", op="unsubscribe", market="usdm"))
+        answer = await receive(ws)
+        assert answer == {
+            "type": "unsubscribed",
+            "channel": "liquidations",
+            "market": "usdm",
+            "symbol": "BTCUSDT",
+        }
+        assert feeds.liquidations.held["BTCUSDT"] == 0
 
 
 async def test_liquidations_of_a_symbol_without_a_perpetual_are_refused(
@@ -618,7 +703,8 @@ async def test_unsubscribe_stops_updates_and_releases_the_feed(
         assert answer == {
             "type": "unsubscribed",
             "channel": channel,
-            "market": "spot",
+            # Held under the market its messages name: liquidations are USD-M's.
+            "market": "usdm" if channel == "liquidations" else "spot",
             "symbol": "BTCUSDT",
         }
         assert holds[channel].held["BTCUSDT"] == 0

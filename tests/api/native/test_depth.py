@@ -13,8 +13,10 @@ import httpx
 import orjson
 import pytest
 
+from api.native.book_truth import Levels, parsed, true_book
 from marketcast.exchanges.sim import SimConfig, SimExchange
-from marketcast.exchanges.sim.truth.book import PRICE_DIGITS, SLOT_MS
+from marketcast.exchanges.sim.truth.book import SLOT_MS
+from marketcast.exchanges.sim.wire.streams import Market
 from support.servers import running_hub, wait_ready
 from support.wsio import connect, receive
 
@@ -22,32 +24,14 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 
 SYMBOL = "BTCUSDT"
 SIM = SimConfig(seed=11, symbols=(SYMBOL, "ETHUSDT"), futures_symbols=(SYMBOL,), speed=10.0)
-Levels = list[tuple[Decimal, Decimal]]
 Json = dict[str, Any]
 
 SIMULATED_MINUTES = 2
 UPDATES_PER_MINUTE = 60_000 // SLOT_MS  # the simulator's book moves once per slot
 
 
-def parsed(rows: list[list[str]]) -> Levels:
-    return [(Decimal(price), Decimal(quantity)) for price, quantity in rows]
-
-
-def truth(sim: SimExchange, market: str, update_id: int) -> tuple[Levels, Levels]:
-    """The market's true book: USD-M's has its own prices (spot's at a small basis)."""
-    spec = sim.truth.tape.spec(SYMBOL)
-    book = sim.book_at(SYMBOL, update_id, "usdm" if market == "usdm" else "spot")
-
-    def side(levels: tuple[tuple[int, int], ...]) -> Levels:
-        return [
-            (
-                Decimal(price).scaleb(-spec.price_decimals - PRICE_DIGITS),
-                Decimal(quantity).scaleb(-spec.qty_decimals),
-            )
-            for price, quantity in levels
-        ]
-
-    return side(book.bids), side(book.asks)
+def truth(sim: SimExchange, market: Market, update_id: int) -> tuple[Levels, Levels]:
+    return true_book(sim, SYMBOL, market, update_id)
 
 
 def off_tick(levels: Levels, tick: Decimal) -> list[Decimal]:
@@ -77,7 +61,7 @@ def resyncs(health: Json) -> int:
 
 
 @pytest.mark.parametrize("market", ["spot", "usdm"])
-async def test_rest_depth_is_the_true_book_through_breaks_and_drops(market: str) -> None:
+async def test_rest_depth_is_the_true_book_through_breaks_and_drops(market: Market) -> None:
     async with (
         running_hub(SIM, market=market, symbols=(SYMBOL,)) as hub,
         httpx.AsyncClient(base_url=hub.http, timeout=30) as http,
@@ -157,7 +141,7 @@ class Copy:
 
 
 @pytest.mark.parametrize("market", ["spot", "usdm"])
-async def test_a_depth_client_holds_the_true_book_through_faults(market: str) -> None:
+async def test_a_depth_client_holds_the_true_book_through_faults(market: Market) -> None:
     async with running_hub(SIM, market=market, symbols=(SYMBOL,)) as hub:
         await wait_ready(hub.http)
         async with connect(f"{hub.ws}/ws", max_size=None) as ws:
@@ -186,3 +170,31 @@ async def test_a_depth_client_holds_the_true_book_through_faults(market: str) ->
     assert copy.resets >= 1, "the dropped stream's resync sends a new snapshot"
     assert copy.changes == checks - 1 - copy.resets  # every message was checked
     assert copy.changes >= 10
+
+
+async def test_the_largest_limit_is_what_each_markets_snapshot_holds() -> None:
+    # BOOK_DEPTH 5000: spot's snapshot takes 5000 levels, USD-M's stops at 1000.
+    async with (
+        running_hub(SIM, symbols=(SYMBOL,), usdm_symbols=(SYMBOL,), book_depth=5000) as hub,
+        httpx.AsyncClient(base_url=hub.http, timeout=30) as http,
+    ):
+        await wait_ready(hub.http)
+        spot = await depth(http, limit=5000)
+        assert spot["market"] == "spot"
+        usdm = await depth(http, limit=1000, market="usdm")
+        assert usdm["market"] == "usdm"
+        assert (parsed(usdm["bids"]), parsed(usdm["asks"])) == truth(
+            hub.sim, "usdm", usdm["last_update_id"]
+        )
+        cases: tuple[tuple[dict[str, str | int], str], ...] = (
+            ({"limit": 1001, "market": "usdm"}, "1..1000"),
+            ({"limit": 1001, "market": "USDM"}, "1..1000"),
+            ({"limit": 5001}, "1..5000"),
+            ({"limit": 5001, "market": "spot"}, "1..5000"),
+        )
+        for params, allowed in cases:
+            refused = await http.get(f"/depth/{SYMBOL}", params=params)
+            assert (refused.status_code, refused.json()["code"]) == (400, "invalid_limit")
+            assert allowed in refused.json()["detail"], params
+        unified = await http.get("/depth/BTC/USDT:USDT", params={"limit": 1001})
+        assert "1..1000" in unified.json()["detail"]

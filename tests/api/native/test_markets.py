@@ -12,9 +12,9 @@ import orjson
 import pytest
 import pytest_asyncio
 
+from api.native.book_truth import parsed, true_book
 from marketcast.domain.intervals import Interval
 from marketcast.exchanges.sim import SimConfig
-from marketcast.exchanges.sim.truth.book import PRICE_DIGITS
 from marketcast.exchanges.sim.wire.streams import Market
 from support.servers import Running, running_hub, wait_ready
 from support.wsio import connect, receive, receive_until
@@ -28,6 +28,7 @@ SIM = SimConfig(
     start_ms=START_MS, speed=30, symbols=("BTCUSDT", "ETHUSDT"), futures_symbols=("BTCUSDT",)
 )
 Json = dict[str, Any]
+MARKETS: tuple[Market, ...] = ("spot", "usdm")
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -114,27 +115,39 @@ async def test_books_depth_and_trades_name_their_market(
 async def test_each_markets_book_and_trades_are_its_own_truth(
     hub: Running, client: httpx.AsyncClient
 ) -> None:
-    spec = hub.sim.truth.tape.spec("BTCUSDT")
     best: dict[str, Decimal] = {}
-    for market in ("spot", "usdm"):
-        body = (await client.get("/depth/BTCUSDT", params={"market": market})).json()
-        book = hub.sim.book_at("BTCUSDT", body["last_update_id"], market)
-        places = (-spec.price_decimals - PRICE_DIGITS, -spec.qty_decimals)
-        true_bids = [
-            (Decimal(p).scaleb(places[0]), Decimal(q).scaleb(places[1])) for p, q in book.bids
-        ]
-        assert [(Decimal(p), Decimal(q)) for p, q in body["bids"]] == true_bids[:100]
-        best[market] = Decimal(body["bids"][0][0])
+    for market in MARKETS:
+        # The simulator's book holds fewer than 1000 levels a side: this is all of it.
+        body = (await client.get("/depth/BTCUSDT", params={"market": market, "limit": 1000})).json()
+        assert body["market"] == market
+        bids, asks = parsed(body["bids"]), parsed(body["asks"])
+        assert (bids, asks) == true_book(hub.sim, "BTCUSDT", market, body["last_update_id"])
+        best[market] = bids[0][0]
 
         trades = (await client.get("/trades/BTCUSDT", params={"market": market})).json()
-        ids = [t["id"] for t in trades["trades"]]
-        now = hub.sim.clock.now_ms()
-        truth = hub.sim.market_truth(market).trades("BTCUSDT", from_id=ids[0], end_ms=now)
-        by_id = {t.trade_id: t for t in truth}
-        for row in trades["trades"]:
-            true_price = Decimal(by_id[row["id"]].price).scaleb(-spec.price_decimals)
-            assert Decimal(row["price_formatted"]) == true_price, market
+        assert trades["market"] == market
+        assert_true_trades(hub, market, trades["trades"])
     assert best["spot"] != best["usdm"]
+
+
+def assert_true_trades(hub: Running, market: Market, rows: list[Json]) -> None:
+    """``rows`` (ascending id) are ``market``'s trades: every id from the first to the last,
+    each at its true price and quantity."""
+    ids = [row["id"] for row in rows]
+    assert ids, market
+    now = hub.sim.clock.now_ms()
+    truth = hub.sim.market_truth(market).trades("BTCUSDT", from_id=ids[0], end_ms=now)
+    assert [t.trade_id for t in truth if t.trade_id <= ids[-1]] == ids, market
+    spec = hub.sim.market_truth(market).tape.spec("BTCUSDT")
+    by_id = {t.trade_id: t for t in truth}
+    for row in rows:
+        want = by_id[row["id"]]
+        shown = (Decimal(row["price_formatted"]), Decimal(row["amount_formatted"]))
+        true = (
+            Decimal(want.price).scaleb(-spec.price_decimals),
+            Decimal(want.qty).scaleb(-spec.qty_decimals),
+        )
+        assert shown == true, (market, row["id"])
 
 
 async def test_symbols_health_and_status_list_both_markets(client: httpx.AsyncClient) -> None:
@@ -173,3 +186,59 @@ async def test_one_socket_follows_both_markets_each_message_tagged(hub: Running)
         assert answer[-1]["market"] == "usdm"
         after = await receive_until(ws, lambda m: m["type"] == "candle")
         assert after[-1]["market"] == "spot"
+
+
+async def test_one_socket_holds_each_markets_books_and_trades_each_its_own_truth(
+    hub: Running,
+) -> None:
+    channels = ("orderbook", "depth", "trades")
+    wanted = {(channel, market) for channel in channels for market in MARKETS}
+    snapshots: dict[tuple[str, str], Json] = {}
+    updated: set[tuple[str, str]] = set()
+
+    def take(message: Json) -> bool:
+        # Every message names its market, and its content is that market's truth.
+        assert message["type"] != "error", message
+        key = (message["channel"], message["market"])
+        assert key in wanted, message
+        assert message["symbol"] == "BTCUSDT"
+        assert_of_its_market(hub, message)
+        if message["type"] == "snapshot":
+            snapshots[key] = message
+        else:
+            updated.add(key)
+        return set(snapshots) == wanted and updated == wanted
+
+    async with connect(f"{hub.ws}/ws", max_size=None) as ws:
+        for market in MARKETS:
+            for channel in channels:
+                request = {"op": "subscribe", "channel": channel, "symbol": "BTCUSDT"}
+                await ws.send(orjson.dumps(request | {"market": market}))
+        # Until each market sent a snapshot and then an update on each channel.
+        await receive_until(ws, take, timeout=90)
+    depth = {market: snapshots[("depth", market)] for market in MARKETS}
+    for market, snapshot in depth.items():
+        held = (parsed(snapshot["bids"]), parsed(snapshot["asks"]))
+        assert held == true_book(hub.sim, "BTCUSDT", market, snapshot["last_update_id"])
+    assert depth["spot"]["bids"][0] != depth["usdm"]["bids"][0]  # two books, not one twice
+
+
+def assert_of_its_market(hub: Running, message: Json) -> None:
+    """The content of ``message`` is the truth of the market it names (the two markets'
+    prices differ by a basis, so a message of the other market would not match)."""
+    market: Market = message["market"]
+    if message["channel"] == "trades":
+        if message["trades"]:
+            assert_true_trades(hub, market, message["trades"])
+    elif message["channel"] == "orderbook":
+        # The raw book's best bid, before any rounding, at the view's update id.
+        book = true_book(hub.sim, "BTCUSDT", market, message["update_id"])
+        assert Decimal(str(message["depth"]["best_bid"])) == book[0][0][0], market
+    elif message["type"] == "snapshot":  # depth: compared in full at the end
+        assert message["reset"] is False
+    else:
+        # A change: each level it names is at the quantity the true book holds after it.
+        bids, asks = true_book(hub.sim, "BTCUSDT", market, message["last_update_id"])
+        for rows, side in ((message["bids"], dict(bids)), (message["asks"], dict(asks))):
+            for price, quantity in parsed(rows):
+                assert side.get(price, Decimal(0)) == quantity, (market, price)

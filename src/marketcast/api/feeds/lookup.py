@@ -8,10 +8,12 @@ from decimal import Decimal
 from typing import Final
 
 from marketcast.api.errors import ProtocolError
-from marketcast.api.state import AppState
+from marketcast.api.state import AppState, market_state
 from marketcast.domain.market import SymbolMeta
 from marketcast.domain.trades import Trade
-from marketcast.errors import InvalidLimit, MarketcastError, NotReady, UnknownSymbol
+from marketcast.errors import InvalidLimit, InvalidMarket, MarketcastError, NotReady, UnknownSymbol
+from marketcast.exchanges.binance.markets import MARKETS
+from marketcast.exchanges.binance.weights import snapshot_limit
 from marketcast.hub.symbol_feeds.protocols import BookFeed, LiquidationFeed, TradeFeed
 
 DEFAULT_BOOK_LIMIT: Final = 20
@@ -19,6 +21,9 @@ DEFAULT_TRADES_LIMIT: Final = 50
 DEFAULT_LIQUIDATIONS_LIMIT: Final = 50
 # Volume buckets of a snapshot: everything the feed holds (it keeps a bounded number).
 ALL_TIME: Final = (0, 2**62)
+# Binance reports liquidations (``@forceOrder``) for USD-M perpetuals only: every
+# liquidation answer is this market's, whatever market the node defaults to.
+LIQUIDATIONS_MARKET: Final = "usdm"
 
 
 class NoLiquidations(UnknownSymbol):
@@ -34,6 +39,14 @@ class NoLiquidations(UnknownSymbol):
 
 
 # -- parameters ----------------------------------------------------------------------
+def depth_maximum(state: AppState) -> int:
+    """The largest ``/depth`` ``limit`` in ``state.market``: ``book_depth``, but never more
+    than that market's book is taken with (a USD-M snapshot stops at 1000 levels), so a
+    limit the book can never fill is refused rather than silently cut."""
+    depth = state.settings.book_depth
+    return min(depth, snapshot_limit(MARKETS[state.market], depth))
+
+
 def checked_limit(limit: int | None, *, default: int, maximum: int) -> int:
     if limit is None:
         return min(default, maximum)
@@ -87,6 +100,27 @@ def trades_of(state: AppState) -> TradeFeed:
     if state.trades is None:
         raise NotReady("trade tapes are not running on this node")
     return state.trades
+
+
+def liquidations_market(state: AppState, symbol: str, market: str | None) -> tuple[AppState, str]:
+    """The state a liquidations request reads, and its symbol without the market.
+
+    A request that names no market (neither ``market`` nor a ccxt unified symbol) reads
+    the default market's symbols, as it did before markets ran side by side; one that
+    names a market must name USD-M, since liquidations exist nowhere else.
+
+    Raises:
+        InvalidMarket: an unknown market (as on every route), or one that is not USD-M.
+    """
+    on, pair = market_state(state, symbol, market)
+    named = bool((market or "").strip()) or "/" in symbol
+    if named and on.market != LIQUIDATIONS_MARKET:
+        detail = (
+            f"liquidations exist only on USD-M perpetuals, not on {on.market}: "
+            f"ask with market={LIQUIDATIONS_MARKET} or without a market"
+        )
+        raise InvalidMarket(on.market, (LIQUIDATIONS_MARKET,), detail)
+    return on, pair
 
 
 def liquidations_of(state: AppState, symbol: str) -> LiquidationFeed:

@@ -64,6 +64,9 @@ DEPTH: Final[Schema] = obj(
 MARKET: Final[Schema] = described(
     one_of_values(("spot", "usdm")), "the market: spot or usdm (USD-M perpetuals)"
 )
+LIQUIDATIONS_MARKET: Final[Schema] = described(
+    const("usdm"), "always usdm: liquidations exist only on USD-M perpetuals"
+)
 EXACT_LEVEL: Final[Schema] = described(
     {"type": "array", "items": STRING, "minItems": 2, "maxItems": 2},
     '[price, quantity] as the exchange\'s decimal strings; quantity "0" deletes the level',
@@ -152,6 +155,7 @@ _SNAPSHOTS: Final = [
             "liquidations",
             {
                 "symbol": STRING,
+                "market": LIQUIDATIONS_MARKET,
                 "sample": const(True),
                 "note": STRING,
                 "liquidations": array(LIQUIDATION),
@@ -232,7 +236,9 @@ SENDS: Final = {
         "One new liquidation, with the bucket now holding it when a timeframe is set.",
         obj(
             _envelope(
-                "liquidation", "liquidations", {"symbol": STRING, "liquidation": LIQUIDATION}
+                "liquidation",
+                "liquidations",
+                {"symbol": STRING, "market": LIQUIDATIONS_MARKET, "liquidation": LIQUIDATION},
             ),
             {
                 "timeframe": one_of_values(LIQUIDATION_TIMEFRAMES),

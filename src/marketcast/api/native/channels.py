@@ -25,7 +25,9 @@ between them, and feeds call listeners on this same event loop.
   second); then one message per liquidation. With a
   ``timeframe`` the snapshot adds every held volume bucket and each update the bucket
   that now holds the liquidation. A symbol without a USD-M perpetual is refused with
-  ``no_liquidations`` (404).
+  ``no_liquidations`` (404). Every message names ``usdm``, the market liquidations come
+  from, whatever the node's default market; the caller refuses any other market named
+  (:func:`~marketcast.api.feeds.lookup.liquidations_market`).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from marketcast.api.feeds.lookup import (
     ALL_TIME,
     DEFAULT_LIQUIDATIONS_LIMIT,
     DEFAULT_TRADES_LIMIT,
+    LIQUIDATIONS_MARKET,
     book_params,
     books_of,
     checked_limit,
@@ -232,13 +235,15 @@ async def subscribe_liquidations(
             bucket = None
             if timeframe is not None:
                 bucket = (timeframe.code, feed.bucket(symbol, timeframe, liquidation.time_ms))
-            return encode_liquidation_update(symbol, liquidation, meta, bucket)
+            return encode_liquidation_update(symbol, liquidation, meta, bucket, LIQUIDATIONS_MARKET)
 
-        variant = (symbol, None if timeframe is None else timeframe.code)
+        # Subscribers that named no market format with the default market's symbol
+        # metadata, those that named usdm with USD-M's: one liquidation, two texts.
+        variant = (state.market, symbol, None if timeframe is None else timeframe.code)
         session.send(shared_encodings.text(liquidation, variant, encode))
 
     unwatch = counted_subscription("liquidations", feed.watch(symbol, push))
-    body = liquidations_body(symbol, recent, meta, volume)
+    body = liquidations_body(symbol, recent, meta, volume, LIQUIDATIONS_MARKET)
     session.send(dumps({"type": "snapshot", "channel": "liquidations"} | body))
     return tie_to_session(session, release, unwatch)
 
@@ -261,4 +266,4 @@ async def read_liquidations(
             buckets = (timeframe.code, feed.volume(symbol, timeframe, start_ms, end_ms))
     finally:
         release()
-    return liquidations_body(symbol, recent, meta, buckets)
+    return liquidations_body(symbol, recent, meta, buckets, LIQUIDATIONS_MARKET)

@@ -72,7 +72,8 @@ def encode_change(symbol: str, market: str, change: DepthChange) -> str:
 
 
 async def read_depth(state: AppState, symbol: str, limit: int) -> Json:
-    """The REST body: ``limit`` levels per side (checked against ``book_depth``)."""
+    """The REST body: ``limit`` levels per side (the caller checks it against the market's
+    :func:`~marketcast.api.feeds.lookup.depth_maximum`)."""
     feed = books_of(state)
     release = await feed.acquire(symbol)
     try:

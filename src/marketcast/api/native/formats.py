@@ -19,10 +19,11 @@ the REST routes return the snapshot's body without ``type`` and ``channel``::
     {"type": "snapshot", "channel": "trades", "symbol", "reset", "trades": [...]}
     {"type": "trades", "channel": "trades", "symbol", "trades": [...]}
 
-    {"type": "snapshot", "channel": "liquidations", "symbol", "sample": true, "note",
-     "liquidations": [...newest first], "timeframe"?, "volume"?: [...buckets]}
-    {"type": "liquidation", "channel": "liquidations", "symbol", "liquidation": {...},
-     "timeframe"?, "bucket"?: {...} | null}
+    {"type": "snapshot", "channel": "liquidations", "symbol", "market": "usdm",
+     "sample": true, "note", "liquidations": [...newest first], "timeframe"?,
+     "volume"?: [...buckets]}
+    {"type": "liquidation", "channel": "liquidations", "symbol", "market": "usdm",
+     "liquidation": {...}, "timeframe"?, "bucket"?: {...} | null}
 
 Book levels are ``{price, amount, cumulative, price_formatted, amount_formatted,
 cumulative_formatted}``, best first on both sides (bids high to low, asks low to high).
@@ -158,10 +159,13 @@ def liquidations_body(
     liquidations: Sequence[Liquidation],
     meta: SymbolMeta,
     volume: tuple[str, Sequence[Bucket]] | None,
+    market: str,
 ) -> Json:
-    """``volume`` is ``(timeframe code, buckets oldest first)`` when asked for."""
+    """``volume`` is ``(timeframe code, buckets oldest first)`` when asked for; ``market``
+    is always USD-M's name (the only market with liquidations), passed by the caller."""
     body: Json = {
         "symbol": symbol,
+        "market": market,
         "sample": True,
         "note": SAMPLE_NOTE,
         "liquidations": [liquidation_json(symbol, item, meta) for item in liquidations],
@@ -177,12 +181,14 @@ def encode_liquidation_update(
     liquidation: Liquidation,
     meta: SymbolMeta,
     bucket: tuple[str, Bucket | None] | None,
+    market: str,
 ) -> str:
     """``bucket`` is ``(timeframe code, the bucket now holding it)`` when asked for."""
     body: Json = {
         "type": "liquidation",
         "channel": "liquidations",
         "symbol": symbol,
+        "market": market,
         "liquidation": liquidation_json(symbol, liquidation, meta),
     }
     if bucket is not None:

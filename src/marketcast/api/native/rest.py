@@ -14,7 +14,8 @@ snapshot (shapes in :mod:`marketcast.api.native.formats`, rules in
 
 Every route that names a symbol takes ``market`` (``spot`` | ``usdm``, default the node's)
 and accepts ccxt's unified symbols, which hold a slash (``BTC/USDT:USDT``): hence the
-``{symbol:path}`` routes.
+``{symbol:path}`` routes. Liquidations exist only on USD-M: ``/liquidations`` answers
+USD-M's whatever the default market and refuses any other market named.
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ from marketcast.api.feeds.lookup import (
     DEFAULT_BOOK_LIMIT,
     DEFAULT_LIQUIDATIONS_LIMIT,
     DEFAULT_TRADES_LIMIT,
+    LIQUIDATIONS_MARKET,
+    depth_maximum,
+    liquidations_market,
 )
 from marketcast.api.feeds.shapes import candle_native
 from marketcast.api.native.channels import read_book, read_liquidations, read_trades
@@ -185,7 +189,8 @@ async def get_orderbook(request: Request, symbol: str) -> Response:
     openapi_extra=documented(
         query(
             "limit",
-            LIMIT_DOC + "; levels per side, default 100, at most BOOK_DEPTH (1000 unless set)",
+            LIMIT_DOC + "; levels per side, default 100, at most BOOK_DEPTH (1000 unless "
+            "set), and at most 1000 with market=usdm (the most a USD-M snapshot holds)",
             type="integer",
             minimum=1,
         ),
@@ -195,9 +200,7 @@ async def get_orderbook(request: Request, symbol: str) -> Response:
 async def get_depth(request: Request, symbol: str) -> Response:
     state, symbol = market_state(app_state(request), symbol, request.query_params.get("market"))
     limit = parse_limit(
-        request.query_params.get("limit"),
-        default=DEFAULT_DEPTH_LIMIT,
-        maximum=state.settings.book_depth,
+        request.query_params.get("limit"), default=DEFAULT_DEPTH_LIMIT, maximum=depth_maximum(state)
     )
     return _json(await read_depth(state, state.hub.resolve_symbol(symbol), limit))
 
@@ -220,17 +223,24 @@ async def get_trades(request: Request, symbol: str) -> Response:
 
 
 @router.get(
-    "/liquidations/{symbol}",
+    "/liquidations/{symbol:path}",
     openapi_extra=documented(
         query("limit", LIMIT_DOC + "; default 50", type="integer", minimum=1),
         query("timeframe", "volume buckets: 1m 5m 15m 30m 1h 4h 1d", type="string"),
         query("start_time", TIME_DOC, type="integer", minimum=0),
         query("end_time", TIME_DOC, type="integer", minimum=0),
+        query(
+            "market",
+            "usdm, the only market with liquidations (they are USD-M's also without it); "
+            "a ccxt unified symbol must name it too (BTC/USDT:USDT)",
+            type="string",
+            enum=[LIQUIDATIONS_MARKET],
+        ),
     ),
 )
 async def get_liquidations(request: Request, symbol: str) -> Response:
-    state = app_state(request)
     query = request.query_params
+    state, symbol = liquidations_market(app_state(request), symbol, query.get("market"))
     maximum = state.settings.liquidation_history
     limit = parse_limit(query.get("limit"), default=DEFAULT_LIQUIDATIONS_LIMIT, maximum=maximum)
     volume = None

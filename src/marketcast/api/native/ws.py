@@ -15,6 +15,7 @@ from collections.abc import Callable
 from fastapi import APIRouter, WebSocket
 
 from marketcast.api.feeds.candles import attach, candle_topic_ready
+from marketcast.api.feeds.lookup import LIQUIDATIONS_MARKET, liquidations_market
 from marketcast.api.feeds.shapes import candle_native
 from marketcast.api.native.channels import (
     subscribe_book,
@@ -62,9 +63,9 @@ async def native_ws(websocket: WebSocket) -> None:
         if isinstance(message, Ping):
             session.send('{"type":"pong"}')
             return
-        on, symbol = market_state(state, message.symbol, message.market)
+        on, symbol = _market_of(state, message)
         if isinstance(message, FeedUnsubscribe):
-            key = (message.channel, on.market, on.hub.resolve_symbol(symbol))
+            key = _feed_key(on, message.channel, symbol)
             if (detach := feeds.pop(key, None)) is not None:
                 detach()
             names = {"channel": key[0], "market": key[1], "symbol": key[2]}
@@ -93,6 +94,22 @@ async def native_ws(websocket: WebSocket) -> None:
             session.send(dumps({"type": "unsubscribed", **names}))
 
     await session.serve(state.sockets.reader(session, handle))
+
+
+def _market_of(
+    state: AppState, message: Subscribe | Unsubscribe | FeedSubscribe | FeedUnsubscribe
+) -> tuple[AppState, str]:
+    """The state of the market ``message`` names, and its symbol without the market."""
+    if message.channel == "liquidations":
+        return liquidations_market(state, message.symbol, message.market)
+    return market_state(state, message.symbol, message.market)
+
+
+def _feed_key(state: AppState, channel: str, symbol: str) -> tuple[str, str, str]:
+    """What identifies a feed subscription: channel, market, exchange id. Liquidations
+    are USD-M's however they were asked for, so that is the market they are held under."""
+    market = LIQUIDATIONS_MARKET if channel == "liquidations" else state.market
+    return (channel, market, state.hub.resolve_symbol(symbol))
 
 
 def _names(market: str, topic: Topic) -> dict[str, str]:
@@ -175,7 +192,7 @@ async def _subscribe_feed(
     *,
     others: int,
 ) -> None:
-    key = (message.channel, state.market, state.hub.resolve_symbol(symbol))
+    key = _feed_key(state, message.channel, symbol)
     if key not in feeds:
         _check_cap(state, len(feeds) + others)
     symbol = key[2]
