@@ -16,8 +16,10 @@ class SimConfig:
     Attributes:
         seed: the tape's seed; the same seed serves the same history.
         symbols: listed symbols; catalogue names or any ``<BASE>USDT``.
-        start_ms: virtual time at start; ``None`` is the real time floored to the minute
-            when the simulator starts (so a demo shows current dates).
+        start_ms: virtual time at start; ``None`` is the wall clock: at speed 1 virtual
+            time then *is* the wall clock, as on Binance (a 1m candle closes on the
+            wall-clock minute); at other speeds (or ``start_paused``) it starts at the
+            wall-clock minute and runs ahead (so a demo shows current dates).
         speed: virtual seconds per real second; 60 closes a 1m candle every second.
         start_paused: keep the clock at ``start_ms`` until ``sim.clock.resume()``
             (tests that need an exact virtual now).

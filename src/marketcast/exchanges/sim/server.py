@@ -90,11 +90,8 @@ class SimExchange:
     ) -> None:
         self.config = config or SimConfig()
         self._host, self._port = host, port
-        start_ms = self.config.start_ms
-        if start_ms is None:
-            start_ms = int(time.time() * 1000) // MINUTE_MS * MINUTE_MS
         # Held still until the server is up, so startup time never shifts the start.
-        self.clock = VirtualClock(start_ms, self.config.speed, paused=True)
+        self.clock = VirtualClock(self._start_ms(), self.config.speed, paused=True)
         self._runtime = SimRuntime(self.config, self.clock, wall_time)
         self.faults = Faults(self._runtime)
         self._server: _EmbeddedServer | None = None
@@ -163,6 +160,9 @@ class SimExchange:
         self._serving = asyncio.create_task(self._server.serve(sockets=[sock]))
         await self._wait_started(self._serving)
         if not self.config.start_paused:
+            if self._on_wall_clock():
+                # Binding took real time: catch up, or every candle would close late by it.
+                self.clock.advance(max(0, self._wall_ms() - self.clock.now_ms()))
             self.clock.resume()
         schedule = self.faults.run_schedule(self.config.faults, time.monotonic())
         self._schedule = asyncio.create_task(schedule)
@@ -195,6 +195,30 @@ class SimExchange:
                     serving.result()
                     raise RuntimeError("simulator server stopped during startup")
                 await asyncio.sleep(0.01)
+
+    def _on_wall_clock(self) -> bool:
+        """Whether virtual time is the wall clock itself: real speed, no start asked for
+        (nor a paused start: a test that resumes the clock itself owns its time).
+
+        As on Binance, a candle then closes on the wall-clock minute and event times
+        agree with the consumer's clock (the hub's ``stream_timestamp`` reads it too).
+        """
+        config = self.config
+        return config.start_ms is None and config.speed == 1.0 and not config.start_paused
+
+    def _start_ms(self) -> int:
+        if self.config.start_ms is not None:
+            return self.config.start_ms
+        if self._on_wall_clock():
+            return self._wall_ms()
+        # Faster than real: whole minutes from the start, so the demo's first candle is
+        # whole too; the clock then runs ahead of the wall clock by design.
+        return self._wall_ms() // MINUTE_MS * MINUTE_MS
+
+    @staticmethod
+    def _wall_ms() -> int:
+        # Not ``wall_time``: tests freeze that one for the weight window only.
+        return int(time.time() * 1000)
 
     def _netloc(self) -> str:
         host = f"[{self._host}]" if ":" in self._host else self._host

@@ -6,8 +6,28 @@ high and one its low, every other child stays inside the parent's range, and tra
 and volumes are integer partitions of the parent's. So any level aggregates to its parent
 without rounding, which is what lets REST history serve as ground truth.
 
-Children are chained (a child opens where the previous one closed) along a Brownian
-bridge from the parent's open to its close, so prices wander plausibly at every scale.
+Children are cut from one fine random walk across the parent (at least two steps per
+child). The walk starts at the open, visits the high and the low (in the order Brownian
+motion would likelier take) and ends at the close, at a steady pace between these pins,
+with Brownian bridges between them reflected off the range's edges. Its noise is the
+symbol's own volatility at the step's time scale, not a share of the parent's range, so
+every candle of a level moves about as much as any other, whatever its parent did. Each
+child is the OHLC of its stretch of the walk plus a wick for the moves between steps,
+and never spans less than half its own standard deviation (one tick for a minute or
+more: hundreds of trades hit both the bid and the ask).
+
+An earlier model drew the boundary prices alone, clamped them into the parent's range and
+then forced one child up to the high and one down to the low, with noise scaled to the
+parent's range. That made runs of flat candles wherever the clamp held the price at an
+edge (``O == C`` minute after minute), let a quiet parent shrink every candle below it,
+and dumped the whole gap between the walk and the parent's high into one child, level
+after level: a day's high became a single minute's +5% wick from a flat body.
+
+What it gives: over three hours of 1m candles of the default symbols, across seeds and
+dates, no candle without a range, and no 1m range above about 6 standard deviations of a
+minute's move (``daily_volatility / sqrt(1440)`` of the price); the tests hold it to 8.
+There are no jumps: a price shock would be a scheduled event, and the simulator has none.
+
 Each child keeps at least :data:`MIN_TRADES_PER_SECOND` trades per second it spans; that
 lets every second hold a trade at its open, one at its close, one at its high and one at
 its low.
@@ -15,64 +35,186 @@ its low.
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Final
 
+from marketcast.domain.intervals import DAY_MS, MINUTE_MS
 from marketcast.exchanges.sim.truth.bars import Bar, Trade, partition
 
 MIN_TRADES_PER_SECOND: Final = 4
-_BRIDGE_SCALE: Final = 0.5
-_WICK_SCALE: Final = 0.6
+_MIN_STEPS: Final = 24
+"""Fine steps per parent at least, so a parent of three children still wanders."""
+_STEPS_PER_CHILD: Final = 2
+"""Fine steps per child at least: a child's high and low can lie between its ends."""
+_WICK_SCALE: Final = 1.75
+"""Largest wick drawn beyond a child's sampled walk, in standard deviations of one step.
+A walk sampled at whole steps misses on average 0.58 step deviations of each extreme of
+the motion between (Siegmund's correction); wicks of ``random() ** 2`` times this scale
+add that back on average, and never more than the scale."""
+_MIN_RANGE: Final = 0.5
+"""Least range of a child, in standard deviations of its own move. Brownian motion almost
+never spans less: staying in a band that narrow has odds of the order of
+``exp(-pi² / (2 * 0.5²))``, about 1e-9."""
+_SPREAD_MS: Final = MINUTE_MS
+"""Children this long or longer move at least one tick: hundreds of trades hit both the
+bid and the ask, a tick apart."""
+_MAX_EXPONENT: Final = 700.0
+"""Below the largest argument ``math.exp`` takes."""
+_UNIFORM_SD: Final = math.sqrt(12.0)
+"""Scales ``random() - 0.5`` to a unit standard deviation."""
 
 
-def split_bar(parent: Bar, child_ms: int, count: int, rng: random.Random) -> tuple[Bar, ...]:
-    """Expand ``parent`` into ``count`` consecutive children of ``child_ms`` each."""
+def split_bar(
+    parent: Bar, child_ms: int, count: int, volatility: float, rng: random.Random
+) -> tuple[Bar, ...]:
+    """Expand ``parent`` into ``count`` consecutive children of ``child_ms`` each;
+    ``volatility`` is the symbol's daily one (standard deviation of the log price)."""
     draw = rng.random
     min_trades = MIN_TRADES_PER_SECOND * child_ms // 1000
     weights = [0.4 + draw() for _ in range(count)]
     trades = partition(parent.trades - count * min_trades, weights)
     extra = partition(parent.volume - parent.trades, [w * (0.3 + draw()) for w in weights])
-    bounds = _bridge(parent, count, draw)
-    high_at, low_at = int(draw() * count), int(draw() * count)
-    top, bottom = parent.high, parent.low
-    wick = (top - bottom) * _WICK_SCALE / math.sqrt(count)
+    per_child = max(_STEPS_PER_CHILD, -(-_MIN_STEPS // count))
+    step_sd = parent.open * volatility * math.sqrt(child_ms / per_child / DAY_MS)
+    walk = _pinned_walk(parent, count * per_child, step_sd, draw)
+    least = round(_MIN_RANGE * step_sd * math.sqrt(per_child))
+    extent = _Extent(
+        (parent.low, parent.high),
+        step_sd * _WICK_SCALE,
+        max(least, 1) if child_ms >= _SPREAD_MS else least,
+        draw,
+    )
     children: list[Bar] = []
     first_id = parent.first_id
     start = parent.open_time
     for i in range(count):
-        open_, close = bounds[i], bounds[i + 1]
+        stretch = walk[i * per_child : (i + 1) * per_child + 1]
         n = trades[i] + min_trades
-        if open_ < close:
-            high, low = close + int(draw() ** 2 * wick), open_ - int(draw() ** 2 * wick)
-        else:
-            high, low = open_ + int(draw() ** 2 * wick), close - int(draw() ** 2 * wick)
-        high = top if i == high_at or high > top else high
-        low = bottom if i == low_at or low < bottom else low
-        children.append(Bar(start, open_, high, low, close, n + extra[i], n, first_id))
+        high, low = extent.of(stretch)
+        children.append(Bar(start, stretch[0], high, low, stretch[-1], n + extra[i], n, first_id))
         first_id += n
         start += child_ms
     return tuple(children)
 
 
-def _bridge(parent: Bar, count: int, draw: Callable[[], float]) -> list[int]:
-    """``count + 1`` boundary prices from open to close, clamped into the parent's range."""
+@dataclass(frozen=True, slots=True)
+class _Extent:
+    """A child's high and low around its stretch of the walk, inside ``bounds``.
+
+    The walk samples a child at a few steps only: a wick on each side stands for what the
+    price did between them, or ranges would shrink level after level. A child's range is
+    never under ``least`` either (where the parent's allows), or a short stretch that
+    happened to stay put would flatten every candle below it.
+    """
+
+    bounds: tuple[int, int]
+    wick: float
+    least: int
+    draw: Callable[[], float]
+
+    def of(self, stretch: list[int]) -> tuple[int, int]:
+        bottom, top = self.bounds
+        draw = self.draw
+        high = min(top, max(stretch) + int(draw() ** 2 * self.wick))
+        low = max(bottom, min(stretch) - int(draw() ** 2 * self.wick))
+        if high - low < self.least:
+            # Widen on both sides, by a random split, as far as the parent's range allows.
+            high = min(top, high + round((self.least - (high - low)) * draw()))
+            low = max(bottom, min(low, high - self.least))
+            high = min(top, max(high, low + self.least))
+        return high, low
+
+
+def _pinned_walk(parent: Bar, steps: int, step_sd: float, draw: Callable[[], float]) -> list[int]:
+    """``steps + 1`` prices from the open to the close that touch the high and the low.
+
+    The walk goes open → one extreme → the other → close, with Brownian bridges between
+    these pins reflected off the range's edges, so it never leaves the parent's range
+    and never sticks to an edge. An extreme that is already the open or the close is
+    pinned there.
+    """
     top, bottom = parent.high, parent.low
-    step = (top - bottom) * _BRIDGE_SCALE * 2.0 / math.sqrt(count)
-    walk = [0.0] * (count + 1)
+    if top == bottom:
+        return [top] * (steps + 1)
+    extremes = _extremes_in_order(parent, step_sd**2 * steps, draw)
+    prices = [parent.open, *extremes, parent.close]
+    lengths = _leg_lengths(prices, steps, step_sd, draw)
+    noise = step_sd * _UNIFORM_SD
+    walk = [parent.open]
+    for i, length in enumerate(lengths):
+        walk += _bridge((prices[i], prices[i + 1]), length, noise, (bottom, top), draw)
+    return walk
+
+
+def _extremes_in_order(parent: Bar, variance: float, draw: Callable[[], float]) -> list[int]:
+    """The extremes the walk must visit between its ends, in the order it visits them.
+
+    A Brownian path that must travel ``D`` in all is about ``exp(-D² / 2V)`` likely
+    (``V``: the parent's ``variance``), so the order that travels less is the likelier
+    one, overwhelmingly once the difference is large against the noise: a bar that opens
+    near its high and closes near its low made its high first.
+    """
+    top, bottom = parent.high, parent.low
+    high_first = (top - parent.open) + (top - bottom) + (parent.close - bottom)
+    low_first = (parent.open - bottom) + (top - bottom) + (top - parent.close)
+    odds = (high_first**2 - low_first**2) / (2 * variance)
+    high_first_p = 1.0 / (1.0 + math.exp(min(odds, _MAX_EXPONENT)))
+    order = [top, bottom] if draw() < high_first_p else [bottom, top]
+    if parent.open == order[0]:
+        order.pop(0)
+    if parent.close == order[-1]:
+        order.pop()
+    return order
+
+
+def _leg_lengths(
+    prices: list[int], steps: int, step_sd: float, draw: Callable[[], float]
+) -> list[int]:
+    """Steps for each leg between consecutive ``prices``, at least one each.
+
+    The likeliest way for Brownian motion to cover given distances in a given time is at
+    one steady pace, so a leg gets a share of the steps about in proportion to its
+    distance (a step's noise added, for legs shorter than the noise covers anyway). The
+    walk never crosses most of the range in one step, which would make a lone spike.
+    """
+    weights = [(abs(b - a) + step_sd) * (0.5 + draw()) for a, b in itertools.pairwise(prices)]
+    spare = steps - len(weights)
+    return [1 + share for share in partition(spare, weights)]
+
+
+def _bridge(
+    ends: tuple[int, int],
+    length: int,
+    noise: float,
+    bounds: tuple[int, int],
+    draw: Callable[[], float],
+) -> list[int]:
+    """The ``length`` prices after ``start`` of a uniform-step bridge ending at ``end``
+    (``ends``), within ``bounds`` (low, high)."""
+    start, end = ends
+    bottom, top = bounds
+    walk = [0.0] * (length + 1)
     position = 0.0
-    for i in range(1, count + 1):
+    for i in range(1, length + 1):
         position += draw() - 0.5
         walk[i] = position
-    # Subtracting the walk's own drift pins both ends: a Brownian bridge, scaled to range.
-    slope = (parent.close - parent.open - position * step) / count
-    bounds = [parent.open]
-    for i in range(1, count):
-        point = round(parent.open + slope * i + walk[i] * step)
-        bounds.append(top if point > top else bottom if point < bottom else point)
-    bounds.append(parent.close)
-    return bounds
+    # Subtracting the walk's own drift pins both ends: a Brownian bridge.
+    slope = (end - start - position * noise) / length
+    points: list[int] = []
+    for i in range(1, length):
+        point = start + slope * i + walk[i] * noise
+        # Reflected, not clamped: a clamp would hold the price flat at the edge.
+        if point > top:
+            point = max(bottom, 2 * top - point)
+        elif point < bottom:
+            point = min(top, 2 * bottom - point)
+        points.append(round(point))
+    points.append(end)
+    return points
 
 
 def split_trades(second: Bar, rng: random.Random) -> tuple[Trade, ...]:

@@ -188,7 +188,9 @@ class Tape:
             parent = self.bar(symbol, level, open_time)
             child_ms = LEVEL_MS[level + 1]
             rng = node_rng(self._keys[symbol], level, open_time)
-            found = split_bar(parent, child_ms, LEVEL_MS[level] // child_ms, rng)
+            count = LEVEL_MS[level] // child_ms
+            volatility = self._specs[symbol].daily_volatility
+            found = split_bar(parent, child_ms, count, volatility, rng)
             self._expansions.put(key, found)
         return found
 
