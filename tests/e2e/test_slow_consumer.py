@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from marketcast.domain.intervals import Interval
 from marketcast.exchanges.sim import DEFAULT_SYMBOLS, SimConfig
 from support.follow import ChartSeries, Follower, native_by_symbol
 from support.rawws import StalledClient
@@ -22,6 +23,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
 START_MS = 1_780_272_000_000
 SYMBOLS = DEFAULT_SYMBOLS[:6]
+M1 = Interval.parse("1m")
 
 
 def subscribe(symbol: str, **extra: Any) -> dict[str, Any]:
@@ -36,6 +38,23 @@ async def cut_off(http: str, remaining: int) -> None:
             if all(t["subscribers"] == remaining for t in topics):
                 return
             await asyncio.sleep(0.2)
+
+
+async def caught_up(follower: Follower, held: dict[str, ChartSeries], forming_s: int) -> None:
+    """Wait until ``follower`` has had every symbol's snapshot and holds, for each, at
+    least the candle that was forming (``forming_s``) when it resumed: healed, as far as
+    a chart can tell, so what it holds can be compared with the exchange."""
+
+    def healed() -> bool:
+        answered = {m["symbol"] for m in follower.received if m.get("type") == "snapshot"}
+        return answered >= set(SYMBOLS) and all(
+            max(held[s].rows, default=0) >= forming_s for s in SYMBOLS
+        )
+
+    # Generous: six snapshots on a loaded machine; the wait ends as soon as they are in.
+    async with asyncio.timeout(60):
+        while not healed():
+            await asyncio.sleep(0.05)
 
 
 async def test_slow_consumer_is_closed_others_keep_flowing_and_it_heals() -> None:
@@ -86,8 +105,9 @@ async def test_slow_consumer_is_closed_others_keep_flowing_and_it_heals() -> Non
             subscribe(s, since=held[s].times()[-1]) if s in held else subscribe(s) for s in SYMBOLS
         ]
         healed = Follower(ChartSeries(), native_by_symbol(held))
+        forming_s = M1.floor(hub.sim.clock.now_ms()) // 1000
         await healed.start(f"{hub.ws}/ws", resume)
-        await asyncio.sleep(3)
+        await caught_up(healed, held, forming_s)
         for follower in [*fast, healed]:
             await follower.stop()
         for symbol in SYMBOLS:

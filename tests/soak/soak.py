@@ -24,9 +24,14 @@ series caught up with the exchange, no tape holding an open hole; bounded by
 - trades: ids missing from the tape a client holds (the exchange's ids are contiguous);
   a ``reset`` (ids passed out of the hub's reach, and it said so) starts the held tape
   anew, and resets are counted beside the losses;
-- order books: a view that differs from the true book at its ``update_id``.
+- order books: a view that differs from the true book at its ``update_id``;
+- liquidations: those the exchange put on a node's ``@forceOrder`` socket that the node
+  does not hold at the end (``liquidations.py``). A relay in front of the simulator
+  records what it delivered (``relay.py``): the simulator's truth also lists those
+  pushed while no connection was open (a drop, a stall, downtime), which no hub can have;
+- the nodes' logs: every line with a traceback or a worker's "hit a bug".
 
-It prints one table and exits with 1 on any loss.
+It prints one table and exits with 1 on any loss or traceback.
 """
 
 from __future__ import annotations
@@ -60,6 +65,8 @@ from marketcast.exchanges.sim import SimConfig, SimExchange  # noqa: E402
 from marketcast.exchanges.sim.injection import Faults  # noqa: E402
 from marketcast.exchanges.sim.truth.book import BOOK_LEVELS  # noqa: E402
 from marketcast.exchanges.sim.wire.market import MarketFormatter  # noqa: E402
+from soak.liquidations import account_liquidations  # noqa: E402
+from soak.relay import Relay  # noqa: E402
 from support.nodes import LOOPBACK_LIMITS, NodeProcess, leader_of  # noqa: E402
 from support.redis_server import RedisProcess  # noqa: E402
 
@@ -77,6 +84,10 @@ CONVERGE_S = 180.0
 # missed pongs, were closed as slow consumers and never caught up again.
 SPEED = 15.0
 NODE_ENV = LOOPBACK_LIMITS | {"MARKETCAST_DATA_TIMEOUT_S": "3"}
+# What a node logs when something went wrong that no fault explains: a traceback (every
+# ``log.exception``, an uncaught error on stderr), or a candle sync worker that caught a
+# bug and retries (``hub/candles/sync.py``).
+BUG_MARKERS = ("Traceback", "hit a bug")
 
 # Every fault kind the simulator has, injected in turn.
 FAULTS: tuple[tuple[str, Callable[[Faults], object]], ...] = (
@@ -117,12 +128,23 @@ class Tally:
     trade_resets: int = 0
     book_views: int = 0
     book_mismatches: int = 0
+    liquidations: int = 0
+    lost_liquidations: int = 0
+    tracebacks: int = 0
     max_rss_mib: float = 0.0
     notes: list[str] = field(default_factory=list)
     fault_kinds: set[str] = field(default_factory=set)
     missed_faults: int = 0  # fault kinds the phase was too short to inject: a failed soak
 
-    LOSSES = ("missing", "extra", "wrong_closed", "stale", "duplicates", "lost_trades")
+    LOSSES = (
+        "missing",
+        "extra",
+        "wrong_closed",
+        "stale",
+        "duplicates",
+        "lost_trades",
+        "lost_liquidations",
+    )
 
     @property
     def lost(self) -> int:
@@ -324,12 +346,22 @@ def results_in(folder: Path) -> list[dict[str, Any]]:
     return found
 
 
+def bug_lines(log: Path) -> list[str]:
+    """The lines of a node's log that show a bug (:data:`BUG_MARKERS`)."""
+    lines = log.read_text(errors="replace").splitlines()
+    return [line for line in lines if any(marker in line for marker in BUG_MARKERS)]
+
+
 # -- the nodes ---------------------------------------------------------------------------
-def node(name: str, sim: SimExchange, *flags: str) -> NodeProcess:
+def node(name: str, sim: SimExchange, relay: Relay, *flags: str) -> NodeProcess:
+    """A node on ``sim`` whose USD-M streams (in the soak: its liquidations) pass
+    through ``relay``."""
     common = (
         f"--symbols={','.join(SYMBOLS)}",
         f"--intervals={','.join(INTERVALS)}",
         "--buffer-size=1000",
+        # After NodeProcess's own --futures-ws-base: the last one given wins.
+        f"--futures-ws-base={relay.base}",
     )
     return NodeProcess(
         name, *common, *flags, rest_base=sim.rest_base, ws_base=sim.ws_base, env=NODE_ENV
@@ -373,13 +405,15 @@ async def phase(
     sim: SimExchange,
     *,
     nodes: dict[str, NodeProcess],
+    relays: dict[str, Relay],
     serve: list[str],
     seconds: float,
     clients: int,
     kills: list[tuple[float, Callable[[], Any]]],
 ) -> Tally:
     """Run ``clients`` against the ``serve`` nodes for ``seconds`` with faults and
-    ``kills`` (at fractions of the phase), then settle and account."""
+    ``kills`` (at fractions of the phase), then settle and account; ``relays`` are the
+    nodes' (by the same names)."""
     tally = Tally(name)
     say(f"{name}: {clients} clients for {seconds:.0f} s")
     watch = Watch()
@@ -418,10 +452,23 @@ async def phase(
                 tally.notes.append(f"{name}: clients converged {waited:.1f} s after the faults")
             told_ms = sim.clock.now_ms()
         stopped = Stopped(told_ms, sim.clock.now_ms())
+        served = [(nodes[n].http, relays[n]) for n in serve]
+        liquidations = await account_liquidations(served, SYMBOLS)
     finally:
         watcher.cancel()
         for each in nodes.values():
             each.stop()
+    tally.liquidations, tally.lost_liquidations = liquidations.delivered, liquidations.lost
+    tally.notes += [f"{name}: liquidations: {note}" for note in liquidations.notes]
+    if liquidations.near_kill:
+        tally.notes.append(
+            f"{name}: {liquidations.near_kill} liquidations delivered just before a node was "
+            "killed, not counted"
+        )
+    for each in nodes.values():
+        found = bug_lines(each.log)
+        tally.tracebacks += len(found)
+        tally.notes += [f"{each.log.name}: {line[:300]}" for line in found[:3]]
     # The account is CPU work on this process's loop, which serves the simulator: it runs
     # with no node left to starve.
     account(tally, sim, results_in(folder), stopped)
@@ -435,20 +482,31 @@ async def soak(minutes: float, clients: int, seed: int = 7) -> list[Tally]:
         seed=seed, symbols=SYMBOLS, start_ms=START_MS, speed=SPEED, push_interval_s=0.5
     )
     tallies = []
-    async with SimExchange(config) as sim, RedisProcess() as redis:
-        memory = {"memory": node("soak-memory", sim)}
+    async with contextlib.AsyncExitStack() as stack:
+        sim = await stack.enter_async_context(SimExchange(config))
+        redis = await stack.enter_async_context(RedisProcess())
+        relays: dict[str, Relay] = {}  # by the node's name in its phase
+
+        async def relayed(key: str, name: str, *flags: str) -> NodeProcess:
+            relays[key] = await stack.enter_async_context(Relay(sim.ws_base))
+            return node(name, sim, relays[key], *flags)
+
+        memory = {"memory": await relayed("memory", "soak-memory")}
         tallies.append(
             await phase(
-                "memory", sim, nodes=memory, serve=["memory"], seconds=seconds,
-                clients=clients, kills=[],
+                "memory", sim, nodes=memory, relays=relays, serve=["memory"],
+                seconds=seconds, clients=clients, kills=[],
             )
         )  # fmt: skip
 
-        single = {"redis": node("soak-redis", sim, "--store=redis", f"--redis-url={redis.url}",
-                                "--redis-prefix=soak1:")}  # fmt: skip
+        redis_flags = ("--store=redis", f"--redis-url={redis.url}")
+        single = {
+            "redis": await relayed("redis", "soak-redis", *redis_flags, "--redis-prefix=soak1:")
+        }
 
         async def kill_node() -> None:
             single["redis"].kill()
+            relays["redis"].node_killed()  # dead: from here on deliveries reach its restart
             single["redis"].restart()
 
         async def kill_redis() -> None:
@@ -459,25 +517,27 @@ async def soak(minutes: float, clients: int, seed: int = 7) -> list[Tally]:
         kills = [(1 / 3, kill_node), (2 / 3, kill_redis)]
         tallies.append(
             await phase(
-                "redis", sim, nodes=single, serve=["redis"], seconds=seconds,
+                "redis", sim, nodes=single, relays=relays, serve=["redis"], seconds=seconds,
                 clients=clients, kills=kills,
             )
         )  # fmt: skip
 
-        redis_flags = ("--store=redis", f"--redis-url={redis.url}", "--redis-prefix=soak2:")
+        shared = (*redis_flags, "--redis-prefix=soak2:")
         cluster = {
-            "ingest-a": node("soak-ingest-a", sim, *redis_flags, "--role=ingest"),
-            "ingest-b": node("soak-ingest-b", sim, *redis_flags, "--role=ingest"),
-            "api": node("soak-api", sim, *redis_flags, "--role=api"),
+            "ingest-a": await relayed("ingest-a", "soak-ingest-a", *shared, "--role=ingest"),
+            "ingest-b": await relayed("ingest-b", "soak-ingest-b", *shared, "--role=ingest"),
+            "api": await relayed("api", "soak-api", *shared, "--role=api"),
         }
 
         async def kill_leader() -> None:
             ingest = {k: v for k, v in cluster.items() if k.startswith("ingest")}
-            (await leader_of(ingest)).kill()
+            leader = await leader_of(ingest)
+            leader.kill()
+            relays[next(k for k, v in ingest.items() if v is leader)].node_killed()
 
         tallies.append(
             await phase(
-                "cluster", sim, nodes=cluster, serve=["api"], seconds=seconds,
+                "cluster", sim, nodes=cluster, relays=relays, serve=["api"], seconds=seconds,
                 clients=clients, kills=[(1 / 2, kill_leader)],
             )
         )  # fmt: skip
@@ -499,6 +559,9 @@ COLUMNS = [
     "trade_resets",
     "book_views",
     "book_mismatches",
+    "liquidations",
+    "lost_liquidations",
+    "tracebacks",
     "max_rss_mib",
 ]
 
@@ -542,8 +605,10 @@ def main() -> int:
     print(table(tallies))
     lost = sum(tally.lost for tally in tallies)
     missed = sum(tally.missed_faults for tally in tallies)
-    print(f"{'LOSS' if lost else 'no loss'}: {lost}; took {time.monotonic() - began:.0f} s")
-    return 1 if lost or missed else 0
+    tracebacks = sum(tally.tracebacks for tally in tallies)
+    took = time.monotonic() - began
+    print(f"{'LOSS' if lost else 'no loss'}: {lost}; tracebacks: {tracebacks}; took {took:.0f} s")
+    return 1 if lost or missed or tracebacks else 0
 
 
 if __name__ == "__main__":

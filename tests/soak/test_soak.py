@@ -1,4 +1,4 @@
-"""The soak, short (``make soak`` runs the long one): no loss of any kind."""
+"""The soak, short (``make soak`` runs the long one): no loss of any kind, no traceback."""
 
 from __future__ import annotations
 
@@ -15,5 +15,8 @@ async def test_a_short_soak_loses_nothing() -> None:
     assert all(tally.clients for tally in tallies), "a phase had no clients"
     assert all(tally.messages for tally in tallies), "a phase delivered nothing"
     assert sum(tally.kills for tally in tallies) == 3
+    assert all(tally.liquidations for tally in tallies), "a phase delivered no liquidation"
     assert sum(tally.missed_faults for tally in tallies) == 0, table(tallies)
+    assert sum(tally.lost_liquidations for tally in tallies) == 0, table(tallies)
+    assert sum(tally.tracebacks for tally in tallies) == 0, table(tallies)
     assert sum(tally.lost for tally in tallies) == 0, table(tallies)

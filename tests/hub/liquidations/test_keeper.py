@@ -364,7 +364,7 @@ async def test_a_store_outage_loses_no_liquidation_once_the_store_is_back(
     store = RedisLiquidationStore(redis_process.url, timeout_s=1.0)
     async with store, SimExchange(sim_config()) as sim, keeper_on(sim, store) as (keeper, _):
         release = await keeper.acquire("BTCUSDT")
-        await redis_process.stop()
+        await redis_process.kill()  # SIGKILL: no shutdown, as a crashed or OOM-killed Redis
         live = await collect(keeper, "BTCUSDT", 3)  # served live while the store is away
         assert set(keeper.recent("BTCUSDT", 500)) >= set(live)
         async with asyncio.timeout(30):  # each write waits for the socket timeout first
