@@ -20,7 +20,6 @@ import contextlib
 import time
 from dataclasses import dataclass
 from decimal import Decimal
-from types import TracebackType
 
 import orjson
 from websockets.asyncio.client import ClientConnection, connect
@@ -30,6 +29,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.http11 import Request, Response
 
 from marketcast.domain.liquidations import Liquidation, OrderSide
+from marketcast.resources import AsyncResource
 
 # Close codes a close frame cannot carry: "no status" and "closed abnormally" are what
 # the receiving end reports, never sent.
@@ -65,7 +65,7 @@ def force_order(frame: str | bytes) -> Liquidation | None:
         return None
 
 
-class Relay:
+class Relay(AsyncResource):
     """Relays every stream connection made to :attr:`base` to ``upstream`` (the same path
     and query), and records in :attr:`delivered` each liquidation sent down to the node.
 
@@ -109,12 +109,7 @@ class Relay:
         )
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def aclose(self) -> None:
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
