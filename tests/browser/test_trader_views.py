@@ -234,6 +234,14 @@ async def test_times_are_utc_until_local_is_chosen(ui: Ui) -> None:
         )
         time, text = await legend_time(page)  # the newest candle may have moved on
         assert text == shown_at(time, tokyo)
+        # The trades tape follows the same zone (en-GB writes HH:MM:SS).
+        await until(
+            page,
+            "() => { const t = window.marketcast.trades[0]; const row = "
+            "document.querySelector('#trades .trade .time'); return t && row && "
+            "row.textContent === new Date(t.timestamp).toLocaleTimeString('en-GB', "
+            "{timeZone: 'Asia/Tokyo', hour12: false}); }",
+        )
 
 
 async def legend_time(page: Page) -> tuple[int, str]:

@@ -14,6 +14,12 @@ export function formatTime(seconds, zone, { withSeconds = false } = {}) {
   return `${y}-${pad(mo)}-${pad(day)} ${pad(h)}:${pad(mi)}${withSeconds ? `:${pad(s)}` : ""}`;
 }
 
+/** `HH:MM:SS` of epoch milliseconds in the zone; undefined without a time. */
+export function clockTime(milliseconds, zone) {
+  if (!Number.isFinite(milliseconds)) return undefined;
+  return formatTime(Math.floor(milliseconds / 1000), zone, { withSeconds: true }).slice(11);
+}
+
 /** A chart axis label: the time of day, or the date where a day (month, year) starts. */
 export function tickLabel(seconds, zone) {
   const text = formatTime(seconds, zone);

@@ -77,7 +77,7 @@ async function main() {
       if (options) lastOptions = options;
       drawBook(bookView);
     },
-    trades: throttled((list) => renderTrades(tradesRoot, list), PANEL_RENDER_MS),
+    trades: throttled((list) => renderTrades(tradesRoot, list, state.zone), PANEL_RENDER_MS),
     liquidations: throttled((list, notice) => renderLiquidations(liquidationsRoot, list, notice), PANEL_RENDER_MS),
     badge: (value) => showBadge($("#badge"), value),
     price: (symbol, close) => showPrice(symbol, close),
@@ -178,6 +178,7 @@ async function main() {
     state.zone = label === "UTC" ? "utc" : "local";
     chart.setZone(state.zone);
     chart.drawLegend();
+    view.trades(state.trades);
   });
   toggle($("#scale"), ["Log", "Log"], (_, pressed) => chart.setScaleMode(pressed ? "log" : "normal"));
 

@@ -1,10 +1,12 @@
 // The trades tape and the liquidations feed: plain newest-first lists.
 
+import { clockTime } from "./clock.js";
 import { escapeHtml } from "./format.js";
 
 const SHOWN_TRADES = 60;
 
-export function renderTrades(root, trades) {
+/** Trades newest first; times in the page's zone (`utc` or `local`). */
+export function renderTrades(root, trades, zone = "utc") {
   root.innerHTML = trades
     .slice(0, SHOWN_TRADES)
     .map(
@@ -12,7 +14,7 @@ export function renderTrades(root, trades) {
         `<div class="trade ${t.side === "sell" ? "sell" : "buy"}">` +
         `<span class="price">${escapeHtml(t.price_formatted)}</span>` +
         `<span class="amount">${escapeHtml(t.amount_formatted)}</span>` +
-        `<span class="time">${escapeHtml(t.time_formatted)}</span></div>`,
+        `<span class="time">${escapeHtml(clockTime(t.timestamp, zone) ?? t.time_formatted)}</span></div>`,
     )
     .join("");
 }

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { ClockRate, formatTime, tickLabel } from "../src/clock.js";
+import { ClockRate, clockTime, formatTime, tickLabel } from "../src/clock.js";
 import { depthCurve } from "../src/depth.js";
 import { chartIntervals } from "../src/format.js";
 import { indexAt, legendFields, volumeText } from "../src/legend.js";
@@ -122,6 +122,8 @@ test("times are UTC unless local is chosen; the simulated clock's rate is measur
   assert.equal(formatTime(1_780_272_061, "utc", { withSeconds: true }), "2026-06-01 00:01:01");
   assert.equal(tickLabel(1_780_272_000, "utc"), "06-01");
   assert.equal(tickLabel(1_780_275_600, "utc"), "01:00");
+  assert.equal(clockTime(1_780_275_601_999, "utc"), "01:00:01");
+  assert.equal(clockTime(undefined, "utc"), undefined);
   const clock = new ClockRate();
   clock.sample(0, 0);
   assert.equal(clock.rate, undefined);
