@@ -109,7 +109,12 @@ async def running_hub(
     async with SimExchange(sim_config) as sim:
         resolved = hub_settings(sim, **settings)
         app = create_app(resolved, simulated=True)
-        async with serve_app(app, send_buffer=send_buffer, settings=resolved) as http:
+        # The same loop-sharing holds for uvicorn's 5 s keep-alive: a test's next request on
+        # a kept-alive connection, delayed past it, meets the server closing that
+        # connection (httpx.ReadError). Idle connections last as long as the header timeout.
+        async with serve_app(
+            app, send_buffer=send_buffer, settings=resolved, timeout_keep_alive=60
+        ) as http:
             yield Running(sim, http, resolved)
 
 

@@ -6,6 +6,7 @@ Every wait is on a condition, bounded generously: a busy 2-core machine may take
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -19,6 +20,8 @@ from support.browser import chromium, require_built_ui
 from support.servers import Running, running_hub, wait_ready
 
 WAIT_MS = 90_000
+# A Retry-After is at most a minute of the exchange's weight window: a few suffice.
+HISTORY_RETRIES = 5
 
 
 @dataclass
@@ -32,9 +35,15 @@ class Ui:
         return f"{self.hub.http}/{query}"
 
     async def get(self, path: str, **params: Any) -> Any:
-        """A REST read of the hub (what the page should agree with)."""
+        """A REST read of the hub (what the page should agree with). Older history may
+        answer 503 with Retry-After while the exchange weight it may spend is used up (the
+        page's own scrolling spends it): waited out, as a client would."""
         async with httpx.AsyncClient(base_url=self.hub.http, timeout=30) as client:
-            response = await client.get(path, params=params)
+            for _ in range(HISTORY_RETRIES):
+                response = await client.get(path, params=params)
+                if response.status_code != 503 or "Retry-After" not in response.headers:
+                    break
+                await asyncio.sleep(float(response.headers["Retry-After"]))
         response.raise_for_status()
         return response.json()
 
