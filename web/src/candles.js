@@ -71,8 +71,8 @@ export function breaksIn(candles, step) {
   return breaks;
 }
 
-function indexOfTime(candles, time) {
-  // Binary search for the first candle at or after `time` (the series is ascending).
+/** Binary search: the index of the first candle at or after `time` (the series ascends). */
+export function indexOfTime(candles, time) {
   let low = 0;
   let high = candles.length;
   while (low < high) {

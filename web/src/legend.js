@@ -1,6 +1,7 @@
 // The legend over the chart: open, high, low, close, volume and change of the candle
 // under the cursor (or of the newest one). Pure: numbers in, strings out.
 
+import { indexOfTime } from "./candles.js";
 import { priceText } from "./format.js";
 
 /**
@@ -36,13 +37,6 @@ export function volumeText(volume) {
 
 /** The index of the candle opening at `time` in an ascending series, or -1. */
 export function indexAt(candles, time) {
-  let low = 0;
-  let high = candles.length - 1;
-  while (low <= high) {
-    const mid = (low + high) >> 1;
-    if (candles[mid].time === time) return mid;
-    if (candles[mid].time < time) low = mid + 1;
-    else high = mid - 1;
-  }
-  return -1;
+  const index = indexOfTime(candles, time);
+  return candles[index]?.time === time ? index : -1;
 }
