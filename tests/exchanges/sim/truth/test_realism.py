@@ -13,6 +13,11 @@ deviation of the log price: 0.079% for BTCUSDT, 0.13% for SOLUSDT):
   of ``sigma_1m`` at its price (BTCUSDT: a three-thousandth), where a repeat by chance is
   about one candle in twenty-five. Coarser ticks repeat the price often, as real markets
   with a coarse tick do (LINKUSDT at $15: a tick is half of ``sigma_1m``);
+* for those fine ticks, at most ``tick / sigma_1m + 5%`` of neighbouring minutes share their
+  high or their low to the tick. Brownian minutes tie about as often as a tick is against a
+  minute's move (BTCUSDT: never; SOLUSDT at a tenth: about one in ten); the reported tape
+  tied a third of them, BTCUSDT included, because children near an edge of their parent were
+  cut to it;
 * every candle's ``(high - low) / open`` at most ``8 * sigma_1m`` (0.63% for BTCUSDT). The
   tape reaches about 6 over a million candles across seeds and dates; the reported wick
   was 63 (BTCUSDT, +5% in one minute).
@@ -34,6 +39,7 @@ DEMO_SEED = SimConfig().seed
 MAX_RANGE_SIGMAS = 8.0
 FINE_TICK_SIGMAS = 0.1
 LONGEST_RUN = 4
+TIE_SHARE = 0.05
 STARTS = (
     1_714_521_600_000,  # 2024-05-01 00:00 UTC: a day's first hours
     1_714_521_600_000 + 13 * HOUR_MS + 7 * MINUTE_MS,  # an afternoon, off the hour
@@ -59,15 +65,18 @@ def sigma_1m(tape: Tape, symbol: str) -> float:
 
 @pytest.mark.parametrize("start", STARTS)
 @pytest.mark.parametrize("symbol", DEFAULT_SYMBOLS)
-def test_every_minute_moves_and_fine_ticks_never_repeat_the_price_for_long(
+def test_every_minute_moves_and_fine_ticks_repeat_prices_no_more_than_chance(
     symbol: str, start: int
 ) -> None:
     tape, candles = three_hours(symbol, start)
     dead = [c.open == c.high == c.low == c.close for c in candles]
     assert not any(dead), [c for c, d in zip(candles, dead, strict=True) if d][:3]
-    tick = 10.0 ** -tape.spec(symbol).price_decimals
-    if tick / candles[0].open < FINE_TICK_SIGMAS * sigma_1m(tape, symbol):
+    tick = 10.0 ** -tape.spec(symbol).price_decimals / candles[0].open / sigma_1m(tape, symbol)
+    if tick < FINE_TICK_SIGMAS:
         assert longest_run([c.open == c.close for c in candles]) <= LONGEST_RUN
+        pairs = list(itertools.pairwise(candles))
+        ties = [(a, b) for a, b in pairs if a.high == b.high or a.low == b.low]
+        assert len(ties) / len(pairs) <= tick + TIE_SHARE, ties[:3]
 
 
 @pytest.mark.parametrize("start", STARTS)

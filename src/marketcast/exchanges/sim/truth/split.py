@@ -26,7 +26,10 @@ after level: a day's high became a single minute's +5% wick from a flat body.
 What it gives: over three hours of 1m candles of the default symbols, across seeds and
 dates, no candle without a range, and no 1m range above about 6 standard deviations of a
 minute's move (``daily_volatility / sqrt(1440)`` of the price); the tests hold it to 8.
-There are no jumps: a price shock would be a scheduled event, and the simulator has none.
+Only the child whose stretch holds a pin reaches the parent's high or low, so neighbouring
+minutes of a fine-tick symbol share a high or a low about as rarely as Brownian minutes do
+(BTCUSDT: under 1%; the tests hold every such symbol to ``tick / sigma + 5%``). There are
+no jumps: a price shock would be a scheduled event, and the simulator has none.
 
 Each child keeps at least :data:`MIN_TRADES_PER_SECOND` trades per second it spans; that
 lets every second hold a trade at its open, one at its close, one at its high and one at
@@ -80,7 +83,7 @@ def split_bar(
     extra = partition(parent.volume - parent.trades, [w * (0.3 + draw()) for w in weights])
     per_child = max(_STEPS_PER_CHILD, -(-_MIN_STEPS // count))
     step_sd = parent.open * volatility * math.sqrt(child_ms / per_child / DAY_MS)
-    walk = _pinned_walk(parent, count * per_child, step_sd, draw)
+    walk = _pinned_walk(parent, (count, per_child), step_sd, draw)
     least = round(_MIN_RANGE * step_sd * math.sqrt(per_child))
     extent = _Extent(
         (parent.low, parent.high),
@@ -109,6 +112,11 @@ class _Extent:
     price did between them, or ranges would shrink level after level. A child's range is
     never under ``least`` either (where the parent's allows), or a short stretch that
     happened to stay put would flatten every candle below it.
+
+    Only the child whose stretch holds the parent's high reaches it (likewise the low):
+    the others stay a tick inside, and their wicks are drawn within the room left rather
+    than cut at the edge. A cut piles every long wick near an edge onto the edge itself,
+    which gave a third of neighbouring minutes the same high or low to the tick.
     """
 
     bounds: tuple[int, int]
@@ -117,37 +125,69 @@ class _Extent:
     draw: Callable[[], float]
 
     def of(self, stretch: list[int]) -> tuple[int, int]:
-        bottom, top = self.bounds
         draw = self.draw
-        high = min(top, max(stretch) + int(draw() ** 2 * self.wick))
-        low = max(bottom, min(stretch) - int(draw() ** 2 * self.wick))
+        bottom, top = self.bounds
+        highest, lowest = max(stretch), min(stretch)
+        if top - bottom > 2:
+            top = top if highest == top else top - 1
+            bottom = bottom if lowest == bottom else bottom + 1
+        high = highest + int(draw() ** 2 * min(self.wick, top - highest))
+        low = lowest - int(draw() ** 2 * min(self.wick, lowest - bottom))
         if high - low < self.least:
-            # Widen on both sides, by a random split, as far as the parent's range allows.
+            # Widen on both sides, by a random split, as far as the room allows.
             high = min(top, high + round((self.least - (high - low)) * draw()))
             low = max(bottom, min(low, high - self.least))
             high = min(top, max(high, low + self.least))
         return high, low
 
 
-def _pinned_walk(parent: Bar, steps: int, step_sd: float, draw: Callable[[], float]) -> list[int]:
-    """``steps + 1`` prices from the open to the close that touch the high and the low.
+def _pinned_walk(
+    parent: Bar, children: tuple[int, int], step_sd: float, draw: Callable[[], float]
+) -> list[int]:
+    """The prices from the open to the close, ``per_child`` steps for each of ``count``
+    children (``children``), that touch the high and the low.
 
     The walk goes open → one extreme → the other → close, with Brownian bridges between
     these pins reflected off the range's edges, so it never leaves the parent's range
     and never sticks to an edge. An extreme that is already the open or the close is
-    pinned there.
+    pinned there; any other lies inside one child's stretch, never on the step two
+    children share (one's close, the next one's open), or both would reach it.
     """
+    count, per_child = children
+    steps = count * per_child
     top, bottom = parent.high, parent.low
     if top == bottom:
         return [top] * (steps + 1)
     extremes = _extremes_in_order(parent, step_sd**2 * steps, draw)
     prices = [parent.open, *extremes, parent.close]
-    lengths = _leg_lengths(prices, steps, step_sd, draw)
+    lengths = _off_boundaries(_leg_lengths(prices, steps, step_sd, draw), per_child)
     noise = step_sd * _UNIFORM_SD
     walk = [parent.open]
     for i, length in enumerate(lengths):
         walk += _bridge((prices[i], prices[i + 1]), length, noise, (bottom, top), draw)
     return walk
+
+
+def _off_boundaries(lengths: list[int], per_child: int) -> list[int]:
+    """``lengths`` with each inner pin moved a step off the children's shared steps.
+
+    Moving a pin one step later takes a step from the leg after it, so the total holds;
+    with at least two steps per child, the step after a boundary is never one itself.
+    """
+    lengths = list(lengths)
+    at = 0
+    for i in range(len(lengths) - 1):
+        at += lengths[i]
+        if at % per_child == 0:
+            if lengths[i + 1] > 1:
+                lengths[i] += 1
+                lengths[i + 1] -= 1
+                at += 1
+            elif lengths[i] > 1:
+                lengths[i] -= 1
+                lengths[i + 1] += 1
+                at -= 1
+    return lengths
 
 
 def _extremes_in_order(parent: Bar, variance: float, draw: Callable[[], float]) -> list[int]:
@@ -197,6 +237,7 @@ def _bridge(
     (``ends``), within ``bounds`` (low, high)."""
     start, end = ends
     bottom, top = bounds
+    inner_bottom, inner_top = (bottom + 1, top - 1) if top - bottom > 2 else bounds
     walk = [0.0] * (length + 1)
     position = 0.0
     for i in range(1, length + 1):
@@ -207,12 +248,13 @@ def _bridge(
     points: list[int] = []
     for i in range(1, length):
         point = start + slope * i + walk[i] * noise
-        # Reflected, not clamped: a clamp would hold the price flat at the edge.
+        # Reflected, not clamped: a clamp would hold the price flat at the edge. Only the
+        # pins touch the edges, so only their children reach the parent's high or low.
         if point > top:
-            point = max(bottom, 2 * top - point)
+            point = 2 * top - point
         elif point < bottom:
-            point = min(top, 2 * bottom - point)
-        points.append(round(point))
+            point = 2 * bottom - point
+        points.append(min(inner_top, max(inner_bottom, round(point))))
     points.append(end)
     return points
 
