@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -35,7 +33,7 @@ def test_more_trades_wins_among_forming_versions() -> None:
 
 def test_identical_version_changes_nothing() -> None:
     c = candle(T0)
-    assert newer_version(c, dataclasses.replace(c)) is None
+    assert newer_version(c, c._replace()) is None
     assert newer_version(None, c) == c
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-from dataclasses import replace
 
 import pytest
 
@@ -91,7 +90,7 @@ def test_twenty_candles_are_enough_and_nineteen_are_not() -> None:
 def test_a_steady_run_without_pullbacks_still_has_a_structure() -> None:
     base = trending(1, 0.0, count=40)
     ramp = [
-        replace(c, open=100.0 + i, high=101.5 + i, low=99.5 + i, close=101.0 + i)
+        c._replace(open=100.0 + i, high=101.5 + i, low=99.5 + i, close=101.0 + i)
         for i, c in enumerate(base)
     ]
     signals = compute_signals(ramp)

@@ -9,11 +9,17 @@ decreases within a candle, so it orders versions even when messages arrive out o
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class Candle:
-    """One kline. ``open_time`` is epoch ms; ``closed`` marks the exchange's final version."""
+class Candle(NamedTuple):
+    """One kline. ``open_time`` is epoch ms; ``closed`` marks the exchange's final version.
+
+    A named tuple rather than a frozen dataclass: every kline message builds a few, and a
+    frozen dataclass's ``__init__`` (one ``object.__setattr__`` per field) cost five times
+    a tuple's, a quarter of the hub's ingest (``bench/ingest.py``). A copy with changes is
+    ``candle._replace(...)``.
+    """
 
     open_time: int
     open: float

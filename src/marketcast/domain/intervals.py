@@ -51,6 +51,12 @@ class Interval:
     unit: Unit
     count: int
 
+    def __hash__(self) -> int:
+        # Hashed with every topic, several times per kline: the code alone names the
+        # interval, and a string keeps its hash, where the generated hash would hash the
+        # unit enum (Python code) on every call.
+        return hash(self.code)
+
     @staticmethod
     def parse(code: str) -> Interval:
         """Return the interval for a Binance code, or raise :class:`InvalidInterval`."""

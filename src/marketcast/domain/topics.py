@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from marketcast.domain.intervals import Interval
 
 
-@dataclass(frozen=True, slots=True)
-class Topic:
-    """``Topic("BTCUSDT", Interval.parse("1m"))``; symbols are upper-case exchange ids."""
+class Topic(NamedTuple):
+    """``Topic("BTCUSDT", Interval.parse("1m"))``; symbols are upper-case exchange ids.
+
+    A named tuple: topics key most of the hub's maps, several lookups per kline, and a
+    tuple's hash is computed in C where a frozen dataclass's runs Python code each time.
+    """
 
     symbol: str
     interval: Interval

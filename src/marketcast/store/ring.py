@@ -72,11 +72,13 @@ class CandleRing:
 
     def upsert(self, candle: Candle) -> Candle | None:
         """Store ``candle`` under the version rules; return what was stored, or ``None``."""
-        tail = self.last()
-        if tail is None or candle.open_time > tail.open_time:
+        size, open_time = self._size, candle.open_time
+        tail = self._times[self._slot(size - 1)] if size else None
+        if tail is None or open_time > tail:
             self._append(candle)
             return candle
-        index = self.index_of(candle.open_time)
+        # Live updates revise the forming candle, the tail: no search for it.
+        index = size - 1 if open_time == tail else self.index_of(open_time)
         if index < self._size and self.time_at(index) == candle.open_time:
             winner = newer_version(self.candle_at(index), candle)
             if winner is not None:

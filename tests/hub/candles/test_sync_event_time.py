@@ -7,7 +7,6 @@ client never mistakes a backfilled candle for a fresh one.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
 
 import pytest
 
@@ -49,8 +48,8 @@ async def test_pushed_updates_carry_their_event_time_and_fills_none() -> None:
             pushed_open = last.open_time + 3 * 60_000
             truth = (await rest.klines(TOPIC, start=pushed_open, limit=1))[0]
             event_ms = sim.clock.now_ms()
-            sync.offer(replace(truth, closed=False), event_ms - 1)
-            sync.offer(replace(truth, closed=False, trades=truth.trades + 1), event_ms)
+            sync.offer(truth._replace(closed=False), event_ms - 1)
+            sync.offer(truth._replace(closed=False, trades=truth.trades + 1), event_ms)
             async with asyncio.timeout(10):
                 while not any(c.open_time == pushed_open for c, _ in published):
                     await asyncio.sleep(0.01)

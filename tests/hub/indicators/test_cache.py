@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -42,8 +41,8 @@ CAPACITY = 300
 
 def forming(candle: Candle, trades: int = 1) -> Candle:
     """An earlier, still-forming version of ``candle``."""
-    return replace(
-        candle, close=candle.open, high=max(candle.open, candle.low), closed=False, trades=trades
+    return candle._replace(
+        close=candle.open, high=max(candle.open, candle.low), closed=False, trades=trades
     )
 
 
@@ -159,8 +158,8 @@ async def test_a_changed_closed_candle_rebuilds_from_the_store(
     state = await cache.topic(TOPIC)
     state.track(SPECS)
     feed = Feed(store, bus)
-    corrected = replace(
-        HISTORY[240], close=HISTORY[240].close * 1.01, high=HISTORY[240].high * 1.01
+    corrected = HISTORY[240]._replace(
+        close=HISTORY[240].close * 1.01, high=HISTORY[240].high * 1.01
     )
     await feed.put(corrected, *HISTORY[250:255])  # the later ones arrive during the rebuild
     state = await cache.topic(TOPIC)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final, cast
 
 import orjson
 
@@ -253,11 +253,15 @@ def _interval(code: object) -> Interval:
     raise ExchangeProtocolError(f"unknown interval from exchange: {code!r:.20}")
 
 
+_DECIMAL_TYPES: Final = frozenset({str, int, float})
+
+
 def _decimal(value: object, name: str) -> float:
-    # Binance sends decimals as strings; numbers are accepted for robustness.
-    if isinstance(value, str | int | float) and not isinstance(value, bool):
+    # Binance sends decimals as strings; numbers are accepted for robustness. Exact types,
+    # not isinstance: six of these per kline, and a bool is an int subclass anyway.
+    if type(value) in _DECIMAL_TYPES:
         try:
-            number = float(value)
+            number = float(cast("str | int | float", value))
         except ValueError:
             pass
         else:
