@@ -13,26 +13,34 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
-from procs import RESULTS, free_port, hub_args, machine, process, wait_for
+from procs import RESULTS, cpu_seconds, free_port, hub_args, machine, process, wait_for
+from runs import describe, load_average, spread
 from sim_process import symbols as sim_symbols
 
 
-def one_run(symbols: int, latency: float) -> float:
+def one_run(symbols: int, latency: float) -> dict[str, Any]:
+    """Seconds from launch to ``/ready``, and the CPU seconds the hub spent by then."""
     sim_port, hub_port = free_port(), free_port()
     faults = f"rest_latency:{latency}@0s" if latency else ""
     sim_cmd = [sys.executable, Path(__file__).parent / "sim_process.py", str(sim_port), "2"]
     with process([*sim_cmd, f"--symbols={symbols}", f"--faults={faults}"]):
         sim = f"http://127.0.0.1:{sim_port}"
         wait_for(f"{sim}/api/v3/ping", 60)
+        started_load = load_average()
         started = time.monotonic()
         # The ten default symbols first, as a 60-topic deployment configures them.
-        with process(hub_args(hub_port, sim, sim_symbols(symbols)[:symbols])):
-            return wait_for(f"http://127.0.0.1:{hub_port}/ready", 300) - started
+        with process(hub_args(hub_port, sim, sim_symbols(symbols)[:symbols])) as hub:
+            ready = wait_for(f"http://127.0.0.1:{hub_port}/ready", 300) - started
+            return {
+                "ready_s": round(ready, 3),
+                "hub_cpu_s": round(cpu_seconds(hub.pid), 3),
+                "load_average": started_load,
+            }
 
 
 def main() -> None:
@@ -41,25 +49,32 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.0, help="extra REST latency, s")
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    times = []
-    for run in range(args.runs):
-        seconds = one_run(args.symbols, args.latency)
-        times.append(seconds)
-        print(f"run {run + 1}/{args.runs}: ready in {seconds:.2f}s", flush=True)
+    runs = []
+    for number in range(args.runs):
+        measured = one_run(args.symbols, args.latency)
+        runs.append(measured)
+        print(
+            f"run {number + 1}/{args.runs}: ready in {measured['ready_s']:.2f} s, "
+            f"hub {measured['hub_cpu_s']:.2f} CPU-s",
+            flush=True,
+        )
     result = {
         "scenario": "cold_start",
         "topics": args.symbols * 6,
         "candles_per_topic": 1000,
         "rest_latency_s": args.latency,
-        "ready_s": {"median": statistics.median(times), "min": min(times), "max": max(times)},
-        "runs": times,
+        "ready_s": spread([r["ready_s"] for r in runs]),
+        "hub_cpu_s_to_ready": spread([r["hub_cpu_s"] for r in runs]),
+        "runs": runs,
         "machine": machine(),
     }
     RESULTS.mkdir(exist_ok=True)
     name = f"cold_start_{args.symbols * 6}topics_{int(args.latency * 1000)}ms.json"
     (RESULTS / name).write_text(json.dumps(result, indent=2))
-    median = result["ready_s"]["median"]
-    print(f"{args.symbols * 6} topics x 1000 candles: ready median {median:.2f}s -> {name}")
+    print(
+        f"{args.symbols * 6} topics x 1000 candles: ready {describe(result['ready_s'], 's')}, "
+        f"hub {describe(result['hub_cpu_s_to_ready'], 'CPU-s')} -> {name}"
+    )
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import sys
 import time
@@ -26,6 +27,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 from marketcast.config import DEFAULT_INTERVALS, DEFAULT_SYMBOLS
 from procs import (
@@ -39,6 +42,7 @@ from procs import (
     rss_bytes,
     wait_for,
 )
+from runs import describe, load_average, spread
 
 HERE = Path(__file__).parent
 # The hub's defaults: 10 symbols x 6 intervals = 60 topics.
@@ -59,8 +63,49 @@ def percentile(histogram: dict[int, int], share: float) -> float | None:
     return None
 
 
+async def probe_health(origin: str, latencies: list[float], stop: asyncio.Event) -> None:
+    """``GET /health`` every 100 ms until ``stop``; each answer's latency in ms, ``inf`` for
+    a failure or for no answer within 10 s."""
+    async with httpx.AsyncClient(base_url=origin, timeout=10.0) as client:
+        while not stop.is_set():
+            started = time.perf_counter()
+            try:
+                ok = (await client.get("/health")).status_code == 200
+            except httpx.HTTPError:
+                ok = False
+            latencies.append((time.perf_counter() - started) * 1000 if ok else float("inf"))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 0.1)
+
+
 async def drive(url: str, server_pid: int, args: argparse.Namespace) -> dict[str, Any]:
-    """Connect every client, measure one window, merge what the client processes saw."""
+    """Connect every client, measure one window, merge what the client processes saw.
+
+    Against the hub (a ``/ws`` URL), ``/health`` is probed from the first connection to
+    the end of the window: it must keep answering while thousands of clients connect."""
+    health: list[float] = []
+    stop = asyncio.Event()
+    prober = None
+    if url.endswith("/ws"):
+        origin = url.removesuffix("/ws").replace("ws://", "http://", 1)
+        prober = asyncio.create_task(probe_health(origin, health, stop))
+    try:
+        measured = await _drive(url, server_pid, args)
+    finally:
+        stop.set()
+        if prober is not None:
+            await prober
+    if not health:
+        return measured
+    ordered = sorted(health)
+    return measured | {
+        "health_probes": len(health),
+        "health_p99_ms": round(ordered[int(0.99 * (len(ordered) - 1))], 1),
+        "health_max_ms": round(ordered[-1], 1),
+    }
+
+
+async def _drive(url: str, server_pid: int, args: argparse.Namespace) -> dict[str, Any]:
     per = -(-args.clients // args.processes)
     rss_idle = rss_bytes(server_pid)
     children = []
@@ -175,7 +220,7 @@ def bench_simulator(push_interval_s: float, aligned: bool) -> Iterator[str]:
 
 def one_rate(push_interval_s: float, args: argparse.Namespace) -> dict[str, Any]:
     print(f"push interval {push_interval_s:g} s on {len(TOPICS.split(','))} topics", flush=True)
-    result: dict[str, Any] = {"push_interval_s": push_interval_s}
+    result: dict[str, Any] = {"push_interval_s": push_interval_s, "load_average": load_average()}
     with bench_simulator(push_interval_s, args.aligned) as sim:
         port = free_port()
         with process(hub_args(port, sim, SYMBOLS)) as hub:
@@ -198,7 +243,32 @@ def one_rate(push_interval_s: float, args: argparse.Namespace) -> dict[str, Any]
             print(f"    {result['ceiling']}", flush=True)
     hub_rate, ceiling_rate = result["hub"]["updates_per_s"], result["ceiling"]["updates_per_s"]
     result["ratio_updates"] = round(hub_rate / ceiling_rate, 3) if ceiling_rate else None
+    hub_p99, ceiling_p99 = result["hub"]["p99_ms"], result["ceiling"]["p99_ms"]
+    result["ratio_p99"] = round(hub_p99 / ceiling_p99, 3) if hub_p99 and ceiling_p99 else None
     return result
+
+
+def summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Each figure of one push rate over its runs: median, min and max."""
+
+    def over(pick: Any) -> dict[str, Any] | None:
+        values = [value for run in runs if (value := pick(run)) is not None]
+        return spread(values) if values else None
+
+    figures = {
+        "ratio_updates": lambda r: r["ratio_updates"],
+        "ratio_p99": lambda r: r["ratio_p99"],
+        "hub_updates_per_s": lambda r: r["hub"]["updates_per_s"],
+        "ceiling_updates_per_s": lambda r: r["ceiling"]["updates_per_s"],
+        "hub_p99_ms": lambda r: r["hub"]["p99_ms"],
+        "ceiling_p99_ms": lambda r: r["ceiling"]["p99_ms"],
+        "hub_bytes_per_connection": lambda r: r["hub"]["server_bytes_per_connection"],
+        "ceiling_bytes_per_connection": lambda r: r["ceiling"]["server_bytes_per_connection"],
+        "hub_cpu_share": lambda r: r["hub"]["server_cpu_share"],
+        "ceiling_cpu_share": lambda r: r["ceiling"]["server_cpu_share"],
+        "hub_health_max_ms": lambda r: r["hub"].get("health_max_ms"),
+    }
+    return {name: over(pick) for name, pick in figures.items()}
 
 
 def best_within(runs: list[dict[str, Any]], side: str, p99_ms: float) -> int | None:
@@ -218,6 +288,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--push-intervals", default="0.25,0.1,0.05")
     parser.add_argument("--name", default="fanout", help="bench/results/<name>.json")
+    parser.add_argument("--runs", type=int, default=3, help="runs per push interval")
     parser.add_argument(
         "--aligned",
         action="store_true",
@@ -231,7 +302,11 @@ def main() -> None:
     if args.batch_ms < 0:
         args.batch_ms = None
     intervals = [float(x) for x in args.push_intervals.split(",")]
-    runs = [one_rate(interval, args) for interval in intervals]
+    rates = []
+    for interval in intervals:
+        measured = [one_rate(interval, args) for _ in range(args.runs)]
+        rates.append({"push_interval_s": interval, **summary(measured), "runs": measured})
+    runs = [run for rate in rates for run in rate["runs"]]
     result = {
         "scenario": "fanout",
         "clients": args.clients,
@@ -239,7 +314,7 @@ def main() -> None:
         "topics": len(TOPICS.split(",")),
         "seconds": args.seconds,
         "pushes": "aligned" if args.aligned else "staggered",
-        "runs": runs,
+        "rates": rates,
         "hub_best_updates_per_s_p99_le_100ms": best_within(runs, "hub", 100.0),
         "hub_batched_best_updates_per_s_p99_le_100ms": best_within(runs, "hub_batched", 100.0),
         "ceiling_best_updates_per_s_p99_le_100ms": best_within(runs, "ceiling", 100.0),
@@ -248,6 +323,13 @@ def main() -> None:
     }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"{args.name}.json").write_text(json.dumps(result, indent=2))
+    for rate in rates:
+        print(
+            f"push {rate['push_interval_s']:g} s over {args.runs} runs: hub/ceiling updates "
+            f"{describe(rate['ratio_updates'])}, p99 {describe(rate['ratio_p99'])}; bytes per "
+            f"connection hub {describe(rate['hub_bytes_per_connection'])}, ceiling "
+            f"{describe(rate['ceiling_bytes_per_connection'])}"
+        )
     for run in runs:
         hub, ceiling = run["hub"], run["ceiling"]
         print(

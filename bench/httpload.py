@@ -80,10 +80,21 @@ async def _connection(
     return errors, length
 
 
-async def _run(
-    port: int, path: str, connections: int, duration_s: float, max_requests: int
-) -> LoadResult:
-    request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()
+@dataclass(frozen=True)
+class LoadSpec:
+    port: int
+    path: str
+    connections: int
+    duration_s: float
+    max_requests: int
+    headers: tuple[tuple[str, str], ...]
+
+
+async def _run(spec: LoadSpec) -> LoadResult:
+    port, path, connections = spec.port, spec.path, spec.connections
+    duration_s, max_requests = spec.duration_s, spec.max_requests
+    extra = "".join(f"{name}: {value}\r\n" for name, value in spec.headers)
+    request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{extra}\r\n".encode()
     latencies: list[float] = []
     budget = [max_requests]
     started = time.perf_counter()
@@ -101,29 +112,25 @@ async def _run(
     )
 
 
-@dataclass(frozen=True)
-class LoadSpec:
-    port: int
-    path: str
-    connections: int
-    duration_s: float
-    max_requests: int
-
-
 def _child(spec: LoadSpec, queue: multiprocessing.Queue[LoadResult]) -> None:
-    result = asyncio.run(
-        _run(spec.port, spec.path, spec.connections, spec.duration_s, spec.max_requests)
-    )
+    result = asyncio.run(_run(spec))
     queue.put(result)
 
 
 def load(
-    port: int, path: str, *, connections: int, duration_s: float, max_requests: int
+    port: int,
+    path: str,
+    *,
+    connections: int,
+    duration_s: float,
+    max_requests: int,
+    headers: tuple[tuple[str, str], ...] = (),
 ) -> LoadResult:
-    """Run the load from a separate process and return what it measured."""
+    """Run the load from a separate process and return what it measured; every request
+    carries ``headers``."""
     context = multiprocessing.get_context("spawn")
     queue: multiprocessing.Queue[LoadResult] = context.Queue()
-    spec = LoadSpec(port, path, connections, duration_s, max_requests)
+    spec = LoadSpec(port, path, connections, duration_s, max_requests, headers)
     child = context.Process(target=_child, args=(spec, queue))
     child.start()
     try:

@@ -1,12 +1,15 @@
-"""Scenario 4, REST: ``GET /candles/{s}/1m?limit=1000`` at 64 concurrent keep-alive
-connections, against a Starlette endpoint returning the same bytes prebuilt, in one run.
+"""REST: ``GET /candles/{s}/1m?limit=N`` against the same bytes served prebuilt, side by side.
 
 Processes: the simulated exchange, the hub (``marketcast serve``, memory store, one
-symbol) in front of it, the prebuilt-bytes server, and the load generator, each its own
-process on loopback. The hub is measured first, then the ceiling, with the same client,
-connection count and bounds; the result is the ratio of their request rates.
+symbol, a bearer token and a CORS allow-list configured, as a deployment runs it), one
+prebuilt-bytes server per limit (a bare Starlette route returning the hub's body), and
+the load generator, each its own process on loopback. Every request carries the token
+and an allowed ``Origin``, to both servers. Each run measures, per limit, the hub and
+then its reference with the same client, connection count and bounds; the ratio of their
+request rates is taken per run, and the result is the median over runs with min and max,
+with each server's CPU seconds per request and the load average at each run's start.
 
-    .venv/bin/python bench/rest.py --seconds 10 --connections 64
+    .venv/bin/python bench/rest.py --seconds 10 --connections 64 --runs 3
 """
 
 from __future__ import annotations
@@ -15,57 +18,118 @@ import argparse
 import json
 import sys
 import tempfile
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from httpload import LoadResult, load
-from procs import RESULTS, free_port, hub_args, machine, process, simulator, wait_for
+from procs import RESULTS, cpu_seconds, free_port, hub_args, machine, process, simulator, wait_for
+from runs import describe, load_average, spread
 
 SYMBOL = "BTCUSDT"
 PATH = f"/candles/{SYMBOL}/1m"
-QUERY = "?limit=1000"
+TOKEN = "bench-token"
+ORIGIN = "https://charts.example"
+HEADERS = (("Authorization", f"Bearer {TOKEN}"), ("Origin", ORIGIN))
 
 
-def measure(port: int, args: argparse.Namespace) -> LoadResult:
-    # A short warm-up first: the first requests pay for imports and caches filling.
-    load(port, PATH + QUERY, connections=args.connections, duration_s=1.0, max_requests=2000)
-    return load(
+def measure(port: int, pid: int, query: str, args: argparse.Namespace) -> dict[str, Any]:
+    """One bounded load against ``port``: its summary, CPU per request and load at start."""
+    started_load = load_average()
+    cpu_before = cpu_seconds(pid)
+    result: LoadResult = load(
         port,
-        PATH + QUERY,
+        PATH + query,
         connections=args.connections,
         duration_s=args.seconds,
         max_requests=args.max_requests,
+        headers=HEADERS,
+    )
+    cpu = cpu_seconds(pid) - cpu_before
+    if result.errors:
+        raise RuntimeError(f"{result.errors} requests to :{port}{PATH}{query} failed")
+    return result.summary() | {
+        "cpu_seconds": round(cpu, 2),
+        "cpu_us_per_request": round(cpu / result.requests * 1e6, 1),
+        "load_average": started_load,
+    }
+
+
+def warm_up(port: int, query: str, connections: int) -> None:
+    load(
+        port,
+        PATH + query,
+        connections=connections,
+        duration_s=1.0,
+        max_requests=2000,
+        headers=HEADERS,
     )
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    sim_port, hub_port, base_port = free_port(), free_port(), free_port()
-    hub_cmd = ["--intervals", "1m"]
-    with simulator(sim_port) as sim, process(hub_args(hub_port, sim, [SYMBOL], *hub_cmd)):
+    limits = [int(limit) for limit in args.limits.split(",")]
+    sim_port, hub_port = free_port(), free_port()
+    hub_cmd = ["--intervals", "1m", "--auth-token", TOKEN, "--cors-origins", ORIGIN]
+    with ExitStack() as stack:
+        sim = stack.enter_context(simulator(sim_port))
+        hub = stack.enter_context(process(hub_args(hub_port, sim, [SYMBOL], *hub_cmd)))
         wait_for(f"http://127.0.0.1:{hub_port}/ready", 120)
-        body = httpx.get(f"http://127.0.0.1:{hub_port}{PATH}{QUERY}", timeout=10).content
-        print(f"hub ready; one response is {len(body)} bytes; measuring the hub...", flush=True)
-        hub = measure(hub_port, args)
-        print(f"  hub: {hub.summary()}", flush=True)
-    with tempfile.NamedTemporaryFile(suffix=".json") as prebuilt:
-        Path(prebuilt.name).write_bytes(body)
-        server: list[str | Path] = [sys.executable, Path(__file__).parent / "prebuilt_server.py"]
-        with process([*server, str(base_port), PATH, prebuilt.name]):
-            wait_for(f"http://127.0.0.1:{base_port}{PATH}", 30)
-            print("measuring the prebuilt-bytes ceiling...", flush=True)
-            ceiling = measure(base_port, args)
-            print(f"  ceiling: {ceiling.summary()}", flush=True)
+        prebuilt: dict[int, tuple[int, int]] = {}
+        sizes: dict[int, int] = {}
+        for limit in limits:
+            url = f"http://127.0.0.1:{hub_port}{PATH}?limit={limit}"
+            body = httpx.get(url, headers=dict(HEADERS), timeout=10).raise_for_status().content
+            sizes[limit] = len(body)
+            file = stack.enter_context(tempfile.NamedTemporaryFile(suffix=".json"))
+            Path(file.name).write_bytes(body)
+            port = free_port()
+            server = [sys.executable, str(Path(__file__).parent / "prebuilt_server.py")]
+            child = stack.enter_context(process([*server, str(port), PATH, file.name]))
+            wait_for(f"http://127.0.0.1:{port}{PATH}", 30)
+            prebuilt[limit] = (port, child.pid)
+        runs: dict[int, list[dict[str, Any]]] = {limit: [] for limit in limits}
+        for number in range(1, args.runs + 1):
+            for limit in limits:
+                query = f"?limit={limit}"
+                if number == 1:  # the first requests pay for imports and caches filling
+                    for port in (hub_port, prebuilt[limit][0]):
+                        warm_up(port, query, args.connections)
+                measured_hub = measure(hub_port, hub.pid, query, args)
+                reference = measure(*prebuilt[limit], query, args)
+                ratio = measured_hub["rps"] / reference["rps"]
+                runs[limit].append({"hub": measured_hub, "prebuilt": reference, "ratio": ratio})
+                print(
+                    f"run {number}/{args.runs} limit={limit}: hub {measured_hub['rps']} rps "
+                    f"({measured_hub['cpu_us_per_request']} CPU-us/req), prebuilt "
+                    f"{reference['rps']} rps ({reference['cpu_us_per_request']}), "
+                    f"ratio {ratio:.3f}",
+                    flush=True,
+                )
     return {
         "scenario": "rest_candles",
-        "request": f"GET {PATH}{QUERY}",
+        "request": f"GET {PATH}?limit=N with a bearer token and an allowed Origin",
         "connections": args.connections,
-        "seconds": args.seconds,
-        "body_bytes": len(body),
-        "hub": hub.summary(),
-        "prebuilt": ceiling.summary(),
-        "ratio_rps": round(hub.rps / ceiling.rps, 3),
+        "seconds_per_measurement": args.seconds,
+        "limits": {
+            str(limit): {
+                "body_bytes": sizes[limit],
+                "ratio_rps": spread([r["ratio"] for r in runs[limit]]),
+                "hub_rps": spread([r["hub"]["rps"] for r in runs[limit]], 0),
+                "prebuilt_rps": spread([r["prebuilt"]["rps"] for r in runs[limit]], 0),
+                "hub_p99_ms": spread([r["hub"]["p99_ms"] for r in runs[limit]], 2),
+                "prebuilt_p99_ms": spread([r["prebuilt"]["p99_ms"] for r in runs[limit]], 2),
+                "hub_cpu_us_per_request": spread(
+                    [r["hub"]["cpu_us_per_request"] for r in runs[limit]], 1
+                ),
+                "prebuilt_cpu_us_per_request": spread(
+                    [r["prebuilt"]["cpu_us_per_request"] for r in runs[limit]], 1
+                ),
+                "runs": runs[limit],
+            }
+            for limit in limits
+        },
         "machine": machine(),
     }
 
@@ -74,17 +138,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--limits", default="100,1000")
+    parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--max-requests", type=int, default=500_000)
     args = parser.parse_args()
     result = run(args)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "rest.json").write_text(json.dumps(result, indent=2))
-    hub, ceiling = result["hub"], result["prebuilt"]
-    print(
-        f"/candles limit=1000 at {args.connections} connections: hub {hub['rps']} rps "
-        f"(p99 {hub['p99_ms']} ms), prebuilt {ceiling['rps']} rps (p99 {ceiling['p99_ms']} ms), "
-        f"ratio {result['ratio_rps']} -> bench/results/rest.json"
-    )
+    for limit, figures in result["limits"].items():
+        print(
+            f"/candles limit={limit} at {args.connections} connections: hub/prebuilt "
+            f"{describe(figures['ratio_rps'])}; hub {describe(figures['hub_rps'], 'rps')}, "
+            f"{describe(figures['hub_cpu_us_per_request'], 'CPU-us/req')}; prebuilt "
+            f"{describe(figures['prebuilt_rps'], 'rps')}, "
+            f"{describe(figures['prebuilt_cpu_us_per_request'], 'CPU-us/req')}"
+        )
+    print("-> bench/results/rest.json")
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ from typing import Any
 
 from marketcast.domain.candles import Candle
 from marketcast.domain.topics import Topic
-from marketcast.store.base import CandleStore
+from marketcast.store.interface import CandleStore
 from marketcast.store.memory import MemoryStore
 from marketcast.store.redis import RedisStore
 
