@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from marketcast.api.errors import http_body, http_status, retry_after_header
 from marketcast.api.native import routes as native
@@ -22,6 +23,7 @@ from marketcast.api.state import AppState
 from marketcast.api.transport.access import OPEN_PATHS, TokenGate
 from marketcast.api.transport.admission import Admission, admission_limits
 from marketcast.api.transport.direct import CaptureConnection
+from marketcast.api.transport.replay import ReplayCached, Replays
 from marketcast.api.transport.sockets import EndSessions
 from marketcast.config import Settings
 from marketcast.errors import MarketcastError
@@ -32,6 +34,7 @@ from marketcast.web import pages
 
 def create_app(settings: Settings, *, simulated: bool = False) -> FastAPI:
     admission = Admission(admission_limits(settings), 0.0)
+    replays = Replays()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -42,6 +45,7 @@ def create_app(settings: Settings, *, simulated: bool = False) -> FastAPI:
                 node.upstream_health,
                 liquidations=node.liquidations,
                 admission=admission,
+                replays=replays,
                 **_market_parts(node.default),
             )
             for name, market in node.markets.items():
@@ -52,7 +56,8 @@ def create_app(settings: Settings, *, simulated: bool = False) -> FastAPI:
 
     # /docs is served by web.pages from the build's own Swagger UI (FastAPI's would load
     # it from a CDN); ReDoc is not offered.
-    app = FastAPI(
+    app = HubApp(
+        ReplayCached.front(replays, settings.auth_token, settings.cors_origins),
         title="marketcast",
         description="Gap-free candles, order books, trades and liquidations from Binance. "
         "WebSocket protocols: /asyncapi.json.",
@@ -116,6 +121,19 @@ def create_app(settings: Settings, *, simulated: bool = False) -> FastAPI:
     app.include_router(pages.router)
     _complete_openapi(app, settings)
     return app
+
+
+class HubApp(FastAPI):
+    """FastAPI behind the replay layer: a repeated chart load is answered before FastAPI's
+    own layers (error middleware, telemetry hooks, body limits) and before the app's
+    middleware; everything else goes through all of them (see ``transport.replay``)."""
+
+    def __init__(self, front: Callable[[ASGIApp], ASGIApp], **options: Any) -> None:
+        super().__init__(**options)
+        self._front = front(super().__call__)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._front(scope, receive, send)
 
 
 def _market_parts(market: MarketNode) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from starlette.requests import HTTPConnection
 
 from marketcast.api.transport.admission import Admission
 from marketcast.api.transport.metrics import node_registry
+from marketcast.api.transport.replay import Replays
 from marketcast.api.transport.sockets import Sockets
 from marketcast.config import Settings
 from marketcast.domain.symbols import unified_symbol
@@ -46,8 +47,12 @@ class AppState:
     history: OlderHistory | None = None
     # Open WebSocket connections and handshake rates (the node's admission limits).
     admission: Admission | None = None
-    # /candles bodies, valid while their topic's store revision holds.
-    candle_bodies: EncodedBodies = field(default_factory=EncodedBodies)
+    # /candles bodies and /ws candle snapshots (text, last open time), valid while their
+    # topic's store revision holds.
+    candle_bodies: EncodedBodies[bytes] = field(default_factory=EncodedBodies)
+    snapshot_texts: EncodedBodies[tuple[str, int | None]] = field(default_factory=EncodedBodies)
+    # Requests answered from those bodies ahead of the ASGI stack (shared by all markets).
+    replays: Replays = field(default_factory=Replays)
     # The market this state reads, and every market's state by name (shared by all).
     market: str = ""
     markets: dict[str, AppState] = field(default_factory=dict)
@@ -71,7 +76,12 @@ class AppState:
         """Another market's state: its ``hub``, ``symbols``, ``indicators``, ``books``,
         ``trades``; everything else shared with this one."""
         return dataclasses.replace(
-            self, share=self, market=market, candle_bodies=EncodedBodies(), **parts
+            self,
+            share=self,
+            market=market,
+            candle_bodies=EncodedBodies(),
+            snapshot_texts=EncodedBodies(),
+            **parts,
         )
 
     def on(self, market: str | None) -> AppState:

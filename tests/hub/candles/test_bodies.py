@@ -10,7 +10,7 @@ ETH = Topic.of("ETHUSDT", "1m")
 
 
 def test_a_body_is_served_only_at_its_revision_and_shape() -> None:
-    bodies = EncodedBodies()
+    bodies: EncodedBodies[bytes] = EncodedBodies()
     bodies.put(BTC, 5, 1000, b"five")
     assert bodies.get(BTC, 5, 1000) == b"five"
     assert bodies.get(BTC, 6, 1000) is None  # the topic changed since
@@ -19,7 +19,7 @@ def test_a_body_is_served_only_at_its_revision_and_shape() -> None:
 
 
 def test_a_newer_revision_replaces_and_an_older_one_is_dropped() -> None:
-    bodies = EncodedBodies()
+    bodies: EncodedBodies[bytes] = EncodedBodies()
     bodies.put(BTC, 5, 1000, b"five")
     bodies.put(BTC, 7, 500, b"seven")
     assert bodies.get(BTC, 5, 1000) is None
@@ -30,7 +30,7 @@ def test_a_newer_revision_replaces_and_an_older_one_is_dropped() -> None:
 
 
 def test_shapes_per_topic_are_bounded_oldest_first() -> None:
-    bodies = EncodedBodies(max_shapes=2)
+    bodies: EncodedBodies[bytes] = EncodedBodies(max_shapes=2)
     for limit in (100, 200, 300):
         bodies.put(BTC, 1, limit, str(limit).encode())
     assert bodies.get(BTC, 1, 100) is None

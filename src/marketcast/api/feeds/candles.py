@@ -51,15 +51,14 @@ async def attach(
     topic: Topic,
     *,
     encoder: Encoder,
-    read_snapshot: Callable[[], Awaitable[list[Candle]]],
-    send_snapshot: Callable[[list[Candle]], None],
+    snapshot: Snapshot,
 ) -> Callable[[], None]:
     """Subscribe ``session`` to ``topic``; return the function that detaches it.
 
-    ``read_snapshot`` returns the candles to send first;
-    ``send_snapshot`` queues them in the contract's shape (it may send nothing).
-    If either fails (the store is down, the client left), the bus subscription is
-    undone before the error propagates: nobody else holds its detach function.
+    ``snapshot`` reads the candles to send first and queues them in the contract's shape
+    (it may send nothing); it returns the open time of the last one (``None``: none). If it
+    fails (the store is down, the client left), the bus subscription is undone before the
+    error propagates: nobody else holds its detach function.
     """
 
     def forward(event: Published) -> None:
@@ -73,11 +72,27 @@ async def attach(
     gate: SnapshotGate[Published] = SnapshotGate(forward, lambda e: e.candle.open_time)
     detach = session.on_close(counted_subscription("candles", hub.bus.subscribe(topic, gate.offer)))
     try:
-        candles = await read_snapshot()
-        send_snapshot(candles)
+        last_open = await snapshot()
     except BaseException:
         # A gate that never opens would hold every push and pin the topic for good.
         detach()
         raise
-    gate.open(candles[-1].open_time if candles else None)
+    gate.open(last_open)
     return detach
+
+
+Snapshot = Callable[[], Awaitable[int | None]]
+"""Reads and queues a subscription's snapshot; returns its last candle's open time."""
+
+
+def read_then_send(
+    read: Callable[[], Awaitable[list[Candle]]], send: Callable[[list[Candle]], None]
+) -> Snapshot:
+    """The snapshot of a contract that encodes what it reads every time."""
+
+    async def snapshot() -> int | None:
+        candles = await read()
+        send(candles)
+        return candles[-1].open_time if candles else None
+
+    return snapshot

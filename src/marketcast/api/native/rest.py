@@ -52,8 +52,9 @@ from marketcast.api.params import (
     parse_time,
     query,
 )
-from marketcast.api.state import app_state, market_state
+from marketcast.api.state import AppState, app_state, market_state
 from marketcast.domain.liquidations import parse_timeframe
+from marketcast.domain.topics import Topic
 from marketcast.errors import InvalidRequest
 
 router = APIRouter()
@@ -108,6 +109,7 @@ async def get_candles(request: Request) -> Response:
     # values are as many as the clients' histories.
     revision = store.revision(topic) if since is None and before is None else None
     if revision is not None and not echo:
+        _replay(request, state, topic, limit)
         cached = state.candle_bodies.get(topic, revision, limit)
         if cached is not None:
             return Response(cached, media_type=JSON)
@@ -131,6 +133,19 @@ async def get_candles(request: Request) -> Response:
     if revision is not None and not echo:
         state.candle_bodies.put(topic, revision, limit, body)
     return Response(body, media_type=JSON)
+
+
+def _replay(request: Request, state: AppState, topic: Topic, limit: int) -> None:
+    """Let the replay layer answer this very request again while its body holds."""
+    hub, bodies = state.hub, state.candle_bodies
+
+    def current() -> bytes | None:
+        if not hub.serving(topic):
+            return None
+        revision = hub.store.revision(topic)
+        return None if revision is None else bodies.get(topic, revision, limit)
+
+    state.replays.remember(request.scope, current)
 
 
 # A plain Starlette route: FastAPI's per-request machinery (parameter binding, exit

@@ -139,35 +139,42 @@ async def _subscribe(
     if held not in subscriptions:
         _check_cap(state, len(subscriptions) + others)
     await candle_topic_ready(state, topic)
-    reset = False
 
-    async def read_snapshot() -> list[Candle]:
-        nonlocal reset
-        limit = message.limit or capacity
-        since = message.since_ms
-        if since is not None:
-            first = (await hub.store.info(topic)).first
-            reset = first is None or since < first.open_time
-            if not reset:
-                return await hub.store.read(topic, limit=capacity, since=since)
-        return await hub.store.read(topic, limit=limit)
-
-    def send_snapshot(candles: list[Candle]) -> None:
+    def encoded(candles: list[Candle], reset: bool) -> tuple[str, int | None]:
         body = {
             "type": "snapshot",
             **_names(state.market, topic),
             "reset": reset,
             "candles": [candle_native(c) for c in candles],
         }
-        session.send(dumps(body))
+        return dumps(body), candles[-1].open_time if candles else None
+
+    async def snapshot() -> int | None:
+        store = hub.store
+        since = message.since_ms
+        reset = False
+        if since is not None:
+            first = (await store.info(topic)).first
+            reset = first is None or since < first.open_time
+            if not reset:
+                held = await store.read(topic, limit=capacity, since=since)
+                text, last_open = encoded(held, reset)
+                session.send(text)
+                return last_open
+        # The newest `limit` candles: the same text for every client subscribing while the
+        # topic holds still (a reconnect storm subscribes thousands at once), encoded once.
+        shape = (message.limit or capacity, reset)
+        revision = store.revision(topic)
+        found = None if revision is None else state.snapshot_texts.get(topic, revision, shape)
+        if found is None:
+            found = encoded(await store.read(topic, limit=shape[0]), reset)
+            if revision is not None:
+                state.snapshot_texts.put(topic, revision, shape, found)
+        session.send(found[0])
+        return found[1]
 
     detach = await attach(
-        session,
-        hub,
-        topic,
-        encoder=native_encoder(state.market),
-        read_snapshot=read_snapshot,
-        send_snapshot=send_snapshot,
+        session, hub, topic, encoder=native_encoder(state.market), snapshot=snapshot
     )
     # A repeated subscribe is a resume: the old subscription stops only now that the new
     # snapshot is queued, so a refused or failed resume leaves the client what it held.

@@ -29,7 +29,7 @@ import time
 from fastapi import APIRouter, Request, WebSocket
 from fastapi.responses import JSONResponse, Response
 
-from marketcast.api.feeds.candles import attach, candle_topic_ready
+from marketcast.api.feeds.candles import attach, candle_topic_ready, read_then_send
 from marketcast.api.feeds.shapes import candle_native
 from marketcast.api.orderfox.envelope import PREFIX, error_response
 from marketcast.api.orderfox.sockets import OrderfoxSocket, open_socket
@@ -151,8 +151,7 @@ async def _attach_chart(socket: OrderfoxSocket, topic: Topic, count: int) -> Non
         hub,
         topic,
         encoder=encode_candle_update,
-        read_snapshot=history,
-        send_snapshot=send_history,
+        snapshot=read_then_send(history, send_history),
     )
 
 

@@ -13,7 +13,7 @@ import orjson
 from fastapi import APIRouter, WebSocket
 
 from marketcast.api.errors import CLOSE_UNKNOWN_SYMBOL
-from marketcast.api.feeds.candles import attach
+from marketcast.api.feeds.candles import attach, read_then_send
 from marketcast.api.smarttrade.formats import (
     candle_smarttrade,
     candle_smarttrade_ms,
@@ -70,8 +70,7 @@ async def _attach_candles(
         state.hub,
         topic,
         encoder=encode_smarttrade_candle,
-        read_snapshot=newest,
-        send_snapshot=_candle_messages(topic, session),
+        snapshot=read_then_send(newest, _candle_messages(topic, session)),
     )
 
 
@@ -178,7 +177,6 @@ async def proposal(websocket: WebSocket, symbol: str) -> None:
         state.hub,
         topic,
         encoder=encode_smarttrade_live,
-        read_snapshot=historical,
-        send_snapshot=send_historical,
+        snapshot=read_then_send(historical, send_historical),
     )
     await session.serve(state.sockets.reader(session, _ignore))

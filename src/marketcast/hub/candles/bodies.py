@@ -1,4 +1,5 @@
-"""Encoded ``/candles`` bodies, kept for as long as the store's revision of their topic.
+"""Encoded ``/candles`` bodies and snapshots, kept for as long as the store's revision of
+their topic.
 
 Encoding 1000 candles costs the hub far more than sending them (measured with
 ``bench/rest.py``): charts loading the same history at once would each pay for it. A body
@@ -11,7 +12,7 @@ revision cheaply (Redis) get no caching.
 from __future__ import annotations
 
 from collections.abc import Hashable
-from typing import Final
+from typing import Final, Generic, TypeVar
 
 from marketcast.domain.topics import Topic
 
@@ -20,20 +21,27 @@ from marketcast.domain.topics import Topic
 MAX_SHAPES_PER_TOPIC: Final = 4
 
 
-class EncodedBodies:
-    """Bodies by (topic, request shape), valid for one store revision of the topic."""
+Body = TypeVar("Body")
+
+
+class EncodedBodies(Generic[Body]):
+    """Bodies by (topic, request shape), valid for one store revision of the topic.
+
+    ``Body`` is whatever the encoding gives: the bytes of a REST answer, or a WebSocket
+    snapshot's text with what the subscription needs to know of it.
+    """
 
     def __init__(self, max_shapes: int = MAX_SHAPES_PER_TOPIC) -> None:
         self._max_shapes = max_shapes
-        self._by_topic: dict[Topic, tuple[int, dict[Hashable, bytes]]] = {}
+        self._by_topic: dict[Topic, tuple[int, dict[Hashable, Body]]] = {}
 
-    def get(self, topic: Topic, revision: int, shape: Hashable) -> bytes | None:
+    def get(self, topic: Topic, revision: int, shape: Hashable) -> Body | None:
         held = self._by_topic.get(topic)
         if held is None or held[0] != revision:
             return None
         return held[1].get(shape)
 
-    def put(self, topic: Topic, revision: int, shape: Hashable, body: bytes) -> None:
+    def put(self, topic: Topic, revision: int, shape: Hashable, body: Body) -> None:
         """Keep ``body``, encoded from a read made at ``revision``.
 
         A body of an older revision than the one held is dropped (a slow request finishing

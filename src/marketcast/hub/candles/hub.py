@@ -248,6 +248,17 @@ class Hub:
         async with asyncio.timeout(self.limits.on_demand_ready_timeout_s):
             await sync.ready.wait()
 
+    def serving(self, topic: Topic) -> bool:
+        """Whether :meth:`topic_ready` would return at once for ``topic``; touches an
+        on-demand topic as it does, so a topic read only this way still counts as used."""
+        if not (self.catalog_loaded.is_set() and self.active):
+            return False
+        sync = self._syncs.get(topic)
+        if sync is None or not sync.ready.is_set():
+            return False
+        self._on_demand.touch(topic, self._clock())
+        return True
+
     async def _stored_before_catalog(self, topic: Topic) -> None:
         """Until exchange info loads (the exchange may be unreachable), a configured topic
         the store already holds (Redis after a restart) is served as stored; its live
