@@ -34,7 +34,7 @@ def free_port() -> int:
     return port
 
 
-def wait_for(url: str, deadline_s: float) -> float:
+def wait_for(url: str, deadline_s: float, poll_s: float = 0.02) -> float:
     """Poll ``url`` until 200; return when it first answered, or raise on the deadline."""
     end = time.monotonic() + deadline_s
     with httpx.Client(timeout=1.0) as client:
@@ -44,7 +44,7 @@ def wait_for(url: str, deadline_s: float) -> float:
                     return time.monotonic()
             except httpx.TransportError:
                 pass
-            time.sleep(0.02)
+            time.sleep(poll_s)
     raise TimeoutError(f"{url} not ready within {deadline_s}s")
 
 

@@ -32,6 +32,7 @@ import httpx
 
 from marketcast.domain.liquidations import Liquidation
 from marketcast.errors import ExchangeProtocolError
+from marketcast.exchanges.binance.client import tls_context
 from marketcast.exchanges.binance.force_orders import liquidated_quantity
 from marketcast.resources import AsyncResource
 
@@ -121,7 +122,7 @@ class LiquidationHistoryClient(AsyncResource):
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._http = httpx.AsyncClient(
-            base_url=self.base_url, timeout=timeout_s, transport=transport
+            base_url=self.base_url, timeout=timeout_s, transport=transport, verify=tls_context()
         )
 
     async def recent(self, symbol: str, limit: int = 50) -> list[Liquidation]:

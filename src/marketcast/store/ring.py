@@ -48,9 +48,17 @@ class CandleRing:
 
     def candle_at(self, index: int) -> Candle:
         slot = self._slot(index)
-        o, h, lo, c, v, q = (column[slot] for column in self._prices)
+        o, h, lo, c, v, q = self._prices
         return Candle(
-            self._times[slot], o, h, lo, c, v, q, self._trades[slot], bool(self._closed[slot])
+            self._times[slot],
+            o[slot],
+            h[slot],
+            lo[slot],
+            c[slot],
+            v[slot],
+            q[slot],
+            self._trades[slot],
+            bool(self._closed[slot]),
         )
 
     def last(self) -> Candle | None:
@@ -60,11 +68,14 @@ class CandleRing:
         return self.candle_at(0) if self._size else None
 
     def _write(self, slot: int, candle: Candle) -> None:
-        self._times[slot] = candle.open_time
-        for column, name in zip(self._prices, _PRICE_FIELDS, strict=True):
-            column[slot] = getattr(candle, name)
-        self._trades[slot] = candle.trades
-        self._closed[slot] = candle.closed
+        # Unrolled: one write per column, no name lookups (every live update lands here).
+        open_time, o, h, lo, c, v, q, trades, closed = candle
+        self._times[slot] = open_time
+        prices = self._prices
+        prices[0][slot], prices[1][slot], prices[2][slot] = o, h, lo
+        prices[3][slot], prices[4][slot], prices[5][slot] = c, v, q
+        self._trades[slot] = trades
+        self._closed[slot] = closed
 
     def index_of(self, open_time: int) -> int:
         """Index of the first candle opening at or after ``open_time`` (``len`` if none)."""

@@ -211,16 +211,16 @@ def _parse_kline_event(event: Mapping[str, Any]) -> KlineUpdate:
     closed = k.get("x")
     if not isinstance(closed, bool):
         raise ExchangeProtocolError("kline event: 'x' (closed) is not a boolean")
-    candle = Candle(
-        open_time=non_negative_int(k.get("t"), "open time"),
-        open=_decimal(k.get("o"), "open"),
-        high=_decimal(k.get("h"), "high"),
-        low=_decimal(k.get("l"), "low"),
-        close=_decimal(k.get("c"), "close"),
-        volume=_decimal(k.get("v"), "volume"),
-        quote_volume=_decimal(k.get("q"), "quote volume"),
-        trades=non_negative_int(k.get("n"), "trade count"),
-        closed=closed,
+    candle = Candle(  # positional: Candle's field order, cheaper than keywords per kline
+        non_negative_int(k.get("t"), "open time"),
+        _decimal(k.get("o"), "open"),
+        _decimal(k.get("h"), "high"),
+        _decimal(k.get("l"), "low"),
+        _decimal(k.get("c"), "close"),
+        _decimal(k.get("v"), "volume"),
+        _decimal(k.get("q"), "quote volume"),
+        non_negative_int(k.get("n"), "trade count"),
+        closed,
     )
     topic = Topic(symbol.upper(), _interval(k.get("i")))
     return KlineUpdate(topic, candle, non_negative_int(event.get("E"), "event time"))
