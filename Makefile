@@ -60,11 +60,12 @@ test: lint ui
 	$(BIN)/pytest tests/soak $(PYTEST_ARGS)
 
 bench: install  ## short runs of the benchmark scenarios; JSON + summary.md in bench/results/
-	$(BIN)/python bench/rest.py --seconds 5
-	$(BIN)/python bench/cold_start.py --symbols 10 --latency 0.05 --runs 1
+	$(BIN)/python bench/rest.py --seconds 3 --runs 3
+	$(BIN)/python bench/cold_start.py --symbols 10 --latency 0.05 --runs 3
 	$(BIN)/python bench/store.py --ops 5000
-	$(BIN)/python bench/fanout.py --clients 200 --seconds 3 --push-intervals 0.25
-	$(BIN)/python bench/ingest.py --symbols 100 --messages 40000
+	$(BIN)/python bench/fanout.py --clients 200 --seconds 3 --push-intervals 0.25 --runs 3 --batch-ms -1
+	$(BIN)/python bench/subscribe.py --clients 200 --subscriptions 10 --runs 3
+	$(BIN)/python bench/ingest.py --symbols 100 --messages 40000 --runs 3
 	$(BIN)/python bench/memory.py --topics 200
 	$(BIN)/python bench/report.py
 

@@ -1,15 +1,33 @@
-"""Turn every ``bench/results/*.json`` into one markdown table per scenario.
+"""Benchmark results as markdown: every figure of every result, and the README's table.
 
-.venv/bin/python bench/report.py      # -> bench/results/summary.md
+    .venv/bin/python bench/report.py              # bench/results/*.json -> summary.md
+    .venv/bin/python bench/report.py --publish    # copy the headline results into
+                                                  # bench/published/, rewrite README's table
+    .venv/bin/python bench/report.py --check      # exit 1 if README's table is not
+                                                  # what bench/published/ says
+
+The README's figures are never typed by hand: ``--publish`` renders them from the JSON
+the harness wrote (medians of runs with min and max, CPU beside wall figures, the load
+average at each run's start), and ``tests/test_bench_readme.py`` holds the README to
+``bench/published/``, so a figure there is always one a command produced.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
-from collections.abc import Iterator
+import shutil
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
-from procs import RESULTS
+HERE = Path(__file__).parent
+RESULTS = HERE / "results"
+PUBLISHED = HERE / "published"
+README = HERE.parent / "README.md"
+START, END = "<!-- bench-table:start -->", "<!-- bench-table:end -->"
+Result = dict[str, Any]
 
 
 def leaves(value: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
@@ -20,7 +38,7 @@ def leaves(value: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
     elif isinstance(value, list):
         if value and all(isinstance(item, (int, float)) for item in value):
             yield prefix.rstrip("."), ", ".join(f"{item:.3g}" for item in value)
-        else:  # one row group per run (fan-out has one per push rate)
+        else:  # one row group per run
             for index, item in enumerate(value):
                 yield from leaves(item, f"{prefix}{index}.")
     elif isinstance(value, float):
@@ -29,12 +47,152 @@ def leaves(value: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
         yield prefix.rstrip("."), value
 
 
-def table(name: str, result: dict[str, Any]) -> str:
+def table(name: str, result: Result) -> str:
     rows = "\n".join(f"| {path} | {value} |" for path, value in leaves(result))
     return f"## {name}\n\n| metric | value |\n| --- | --- |\n{rows}\n"
 
 
+def fig(figure: dict[str, Any] | None, unit: str = "", digits: int = 3) -> str:
+    """``median (min-max) unit`` of one spread."""
+    if figure is None:
+        return "n/a"
+
+    def number(value: float) -> str:
+        return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.{digits}g}"
+
+    suffix = f" {unit}" if unit else ""
+    low, high = number(figure["min"]), number(figure["max"])
+    return f"{number(figure['median'])} ({low}-{high}){suffix}"
+
+
+def loads(runs: list[Result]) -> str:
+    """The 1-minute load average at the runs' starts, as a range."""
+    values = [run["load_average"][0] for run in runs if "load_average" in run]
+    return f"{min(values):.2f}-{max(values):.2f}" if values else "n/a"
+
+
+def rest_rows(result: Result) -> Iterator[str]:
+    for limit, figures in result["limits"].items():
+        yield (
+            f"| REST `/candles/BTCUSDT/1m?limit={limit}` ({figures['body_bytes']:,} bytes), "
+            f"{result['connections']} connections, bearer token and CORS on "
+            f"| {fig(figures['hub_rps'], 'rps')}; {fig(figures['hub_cpu_us_per_request'])} "
+            f"CPU-us per request "
+            f"| prebuilt bytes {fig(figures['prebuilt_rps'], 'rps')}; "
+            f"{fig(figures['prebuilt_cpu_us_per_request'])} CPU-us; "
+            f"**hub/prebuilt {fig(figures['ratio_rps'])}** "
+            f"| {len(figures['runs'])} | {loads([r['hub'] for r in figures['runs']])} |"
+        )
+
+
+def ingest_rows(result: Result) -> Iterator[str]:
+    yield (
+        f"| ingest, {result['topics']:,} topics, {result['messages']:,} kline messages, "
+        f"no clients | **{fig(result['cpu_us_per_message'], 'CPU-us per message')}**; "
+        f"{fig(result['messages_per_s'], 'messages/s')} on one core "
+        f"| full market {result['full_market_messages_per_s']} messages/s = "
+        f"{fig(result['full_market_cpu_share'])} of a core "
+        f"| {len(result['runs'])} | {loads(result['runs'])} |"
+    )
+
+
+def cold_start_rows(result: Result) -> Iterator[str]:
+    yield (
+        f"| cold start, {result['topics']} topics x {result['candles_per_topic']} candles, "
+        f"{result['rest_latency_s'] * 1000:.0f} ms REST latency "
+        f"| **ready in {fig(result['ready_s'], 's')}**; "
+        f"hub {fig(result['hub_cpu_s_to_ready'], 'CPU-s')} until ready | "
+        f"| {len(result['runs'])} | {loads(result['runs'])} |"
+    )
+
+
+def subscribe_rows(result: Result) -> Iterator[str]:
+    yield (
+        f"| subscribes, {result['clients']:,} clients x {result['subscriptions_per_client']} "
+        f"at once, {result['snapshot_candles']}-candle snapshots, {result['topics']} topics "
+        f"| **{fig(result['subscribes_per_s'], 'subscribes/s')}**; "
+        f"{fig(result['hub_cpu_us_per_subscribe'])} CPU-us each | "
+        f"| {len(result['runs'])} | {loads(result['runs'])} |"
+    )
+
+
+def fanout_rows(result: Result) -> Iterator[str]:
+    for rate in result["rates"]:
+        hz = 1 / rate["push_interval_s"]
+        health = rate.get("hub_health_max_ms")
+        yield (
+            f"| fan-out, {result['clients']:,} clients x {result['subscriptions_per_client']} "
+            f"of {result['topics']} topics at {hz:g} Hz "
+            f"| p99 {fig(rate['hub_p99_ms'], 'ms')}; "
+            f"{fig(rate['hub_updates_per_s'], 'updates/s')}; "
+            f"{fig(rate['hub_bytes_per_connection'], 'bytes')} per connection; "
+            f"{fig(rate['hub_cpu_share'])} of a core"
+            + (f"; `/health` at most {fig(health, 'ms')}" if health else "")
+            + f" | bare broadcast p99 {fig(rate['ceiling_p99_ms'], 'ms')}; "
+            f"{fig(rate['ceiling_bytes_per_connection'], 'bytes')} per connection; "
+            f"**hub/broadcast throughput {fig(rate['ratio_updates'])}, "
+            f"p99 {fig(rate['ratio_p99'])}** "
+            f"| {len(rate['runs'])} | {loads(rate['runs'])} |"
+        )
+
+
+# The README's rows, in order: result file (without .json) and how it renders.
+HEADLINES: dict[str, Callable[[Result], Iterator[str]]] = {
+    "rest": rest_rows,
+    "fanout": fanout_rows,
+    "subscribe_limit100": subscribe_rows,
+    "ingest": ingest_rows,
+    "cold_start_60topics_50ms": cold_start_rows,
+}
+
+
+def readme_table(folder: Path = PUBLISHED) -> str:
+    """The README's table from the headline results in ``folder``."""
+    rows = [
+        "| scenario | hub | reference in the same run | runs | load at start |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    machines = set()
+    for name, render in HEADLINES.items():
+        path = folder / f"{name}.json"
+        if path.exists():
+            result = json.loads(path.read_text())
+            machines.add(result.get("machine", "?"))
+            rows += render(result)
+    where = "; ".join(sorted(machines))
+    return "\n".join([*rows, "", f"Medians (min-max) of the runs; measured on: {where}."])
+
+
+def readme_block(text: str) -> str:
+    """What stands between the markers in ``text``."""
+    start, end = text.index(START) + len(START), text.index(END)
+    return text[start:end].strip("\n")
+
+
+def publish() -> None:
+    PUBLISHED.mkdir(exist_ok=True)
+    for name in HEADLINES:
+        source = RESULTS / f"{name}.json"
+        if source.exists():
+            shutil.copy(source, PUBLISHED / source.name)
+    text = README.read_text()
+    start, end = text.index(START) + len(START), text.index(END)
+    README.write_text(text[:start] + "\n" + readme_table() + "\n" + text[end:])
+    print(f"README's table rewritten from {PUBLISHED}")
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--publish", action="store_true")
+    parser.add_argument("--check", action="store_true")
+    args = parser.parse_args()
+    if args.check:
+        if readme_block(README.read_text()) != readme_table():
+            sys.exit("README's benchmark table differs from bench/published/: run --publish")
+        return
+    if args.publish:
+        publish()
+        return
     files = sorted(RESULTS.glob("*.json"))
     sections = [table(path.stem, json.loads(path.read_text())) for path in files]
     summary = RESULTS / "summary.md"
