@@ -49,21 +49,30 @@ class Node:
         return self.state.hub.bus.subscriber_count(topic)
 
     def fail_next_read(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        """The store's next ``read`` raises :class:`StoreUnavailable` (Redis blipped)."""
+        """The store's next ``read`` raises :class:`StoreUnavailable` (Redis blipped).
+
+        Until then the store tells no revision, as Redis does: an answer encoded earlier
+        for an unchanged topic would otherwise be sent without reading the store at all.
+        """
         store = self.state.hub.store
         real: Callable[..., Awaitable[Any]] = store.read
+        real_revision = store.revision
 
         async def failing(*args: Any, **kwargs: Any) -> Any:
             monkeypatch.setattr(store, "read", real)
+            monkeypatch.setattr(store, "revision", real_revision)
             raise StoreUnavailable("store down (injected)")
 
         monkeypatch.setattr(store, "read", failing)
+        monkeypatch.setattr(store, "revision", lambda topic: None)
 
 
 @asynccontextmanager
 async def running_node(**settings: Any) -> AsyncIterator[Node]:
     async with SimExchange(SIM) as sim:
-        app = create_app(hub_settings(sim, **settings), simulated=True)
+        # Candles only: these nodes test candle routes, and the books' and trades' simulated
+        # flow at 60x would be most of a loaded machine's share of CPU.
+        app = create_app(hub_settings(sim, **{"feeds": ()} | settings), simulated=True)
         async with serve_app(app) as http:
             await wait_ready(http)
             yield Node(app, http)

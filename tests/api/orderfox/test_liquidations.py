@@ -62,7 +62,10 @@ BUCKET_KEYS = {"time", "timestamp_ms", "count"} | {
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def hub() -> AsyncIterator[Running]:
-    async with running_hub(SIM, symbols=("BTCUSDT",), buffer_size=50) as running:
+    # Liquidations only: the books' and trades' simulated flow at 60x would take most of a
+    # loaded machine's share of CPU from the feed under test.
+    feeds = ("liquidations",)
+    async with running_hub(SIM, symbols=("BTCUSDT",), buffer_size=50, feeds=feeds) as running:
         await wait_ready(running.http, timeout=60)
         await _first_liquidation(running.http)
         yield running
