@@ -302,6 +302,25 @@ def test_a_filled_gap_or_ids_that_never_existed_are_no_break() -> None:
     assert tape.breaks == 0
 
 
+def test_a_break_onto_a_held_id_leaves_followers_holding_it_so_the_next_skip_breaks_too() -> None:
+    # Hypothesis found this order: the first break lands the frontier on 3, which is held,
+    # so followers restart holding [3]; the next window move skips 4 and must say so.
+    tape = TradeTape(capacity=31)
+    for trade_id in (1, 3, 5, 6, 7, 8, 9):
+        tape.add([make_trade(trade_id)])
+        tape.release()
+    tape.add([make_trade(34)])
+    assert tape.release().broke
+    assert ids(tape.continuous(31)) == [3]
+    tape.add([make_trade(2)])
+    assert not tape.release().broke
+    tape.add([make_trade(35)])
+    released = tape.release()
+    assert released.broke
+    assert ids(tape.continuous(31)) == [9, 8, 7, 6, 5]
+    assert tape.breaks == 2
+
+
 released_orders = st.sets(st.integers(1, 120), min_size=1, max_size=60).flatmap(
     lambda held: st.tuples(st.permutations(sorted(held)), st.integers(5, 40))
 )

@@ -161,7 +161,9 @@ class TradeTape:
         # the last break (a long outage passes the window trade by trade) lose nothing.
         broke = self._followed
         self._released = window_start - 1
-        self._followed = False
+        # Followers start over from ``continuous()``: when the new frontier's own id is
+        # held they hold trades that end there, and the next skip is a hole for them too.
+        self._followed = bool(self.continuous(1))
         self.breaks += broke
         return Released(trades + self._walk_up(), broke=broke)
 
