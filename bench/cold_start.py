@@ -13,7 +13,6 @@ then and the load average at its start. Loopback only; every wait is bounded.
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import sys
 import time
@@ -21,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import marketcast
-from procs import RESULTS, cpu_seconds, free_port, hub_args, machine, process, wait_for
+from procs import cpu_seconds, free_port, hub_args, machine, process, save, wait_for
 from runs import describe, load_average, spread
 from sim_process import symbols as sim_symbols
 
@@ -77,9 +76,7 @@ def main() -> None:
         "runs": runs,
         "machine": machine(),
     }
-    RESULTS.mkdir(exist_ok=True)
-    name = f"cold_start_{args.symbols * 6}topics_{int(args.latency * 1000)}ms.json"
-    (RESULTS / name).write_text(json.dumps(result, indent=2))
+    name = save(f"cold_start_{args.symbols * 6}topics_{int(args.latency * 1000)}ms", result)
     print(
         f"{args.symbols * 6} topics x 1000 candles: ready {describe(result['ready_s'], 's')}, "
         f"hub {describe(result['hub_cpu_s_to_ready'], 'CPU-s')} -> {name}"

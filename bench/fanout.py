@@ -33,13 +33,13 @@ import httpx
 from marketcast.config import DEFAULT_INTERVALS, DEFAULT_SYMBOLS
 from procs import (
     BIN,
-    RESULTS,
     cpu_seconds,
     free_port,
     hub_args,
     machine,
     process,
     rss_bytes,
+    save,
     wait_for,
 )
 from runs import describe, load_average, spread
@@ -321,8 +321,7 @@ def main() -> None:
         "machine": machine(),
         "marketcast": str(BIN / "marketcast"),
     }
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"{args.name}.json").write_text(json.dumps(result, indent=2))
+    save(args.name, result)
     for rate in rates:
         print(
             f"push {rate['push_interval_s']:g} s over {args.runs} runs: hub/ceiling updates "

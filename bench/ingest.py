@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import time
 from typing import Any
 
@@ -31,7 +30,7 @@ from marketcast.exchanges.binance.parse import parse_ws_message, stream_name
 from marketcast.hub.candles.bus import Bus, Published
 from marketcast.hub.candles.sync import TopicSync
 from marketcast.store.memory import MemoryStore
-from procs import RESULTS, machine
+from procs import machine, save
 from runs import describe, load_average, spread
 
 START_MS = 1_780_272_000_000
@@ -209,8 +208,7 @@ def main() -> None:
         "runs": runs,
         "machine": machine(),
     }
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "ingest.json").write_text(json.dumps(result, indent=2))
+    save("ingest", result)
     print(
         f"ingest: {describe(result['cpu_us_per_message'], 'CPU-us')} per kline message, "
         f"{describe(result['messages_per_s'], 'messages/s')} on one core; full market "

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-import json
 import tracemalloc
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from marketcast.domain.candles import Candle
 from marketcast.domain.intervals import Interval
 from marketcast.domain.topics import Topic
 from marketcast.store.memory import MemoryStore
-from procs import RESULTS, machine
+from procs import machine, save
 
 INTERVALS = ("1m", "5m", "15m", "1h", "4h", "1d")
 START_MS = 1_780_272_000_000
@@ -79,8 +78,7 @@ def main() -> None:
         "machine": machine(),
     }
     assert store.capacity == args.candles  # keep the store alive until measured
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "memory.json").write_text(json.dumps(result, indent=2))
+    save("memory", result)
     print(
         f"{stored} candles: {result['bytes_per_candle_traced']} bytes/candle (traced), "
         f"RSS {result['rss_mb']} MB, RSS growth {result['rss_growth_bytes_per_candle']} "

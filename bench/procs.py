@@ -6,6 +6,7 @@ interpreter (or a core's GIL) with what it measures. Every wait is bounded.
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import socket
@@ -15,11 +16,20 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 BIN = Path(sys.executable).parent
 RESULTS = Path(__file__).parent / "results"
+
+
+def save(name: str, result: Any) -> str:
+    """Write ``result`` to ``bench/results/<name>.json``; return the file's name."""
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps(result, indent=2))
+    return path.name
 
 
 def machine() -> str:

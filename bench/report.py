@@ -71,48 +71,56 @@ def loads(runs: list[Result]) -> str:
     return f"{min(values):.2f}-{max(values):.2f}" if values else "n/a"
 
 
+def row(scenario: str, hub: str, reference: str, runs: list[Result]) -> str:
+    """One README row: the scenario, the hub's figures, the reference measured beside them
+    in the same run (empty when there is none), how many runs and the load at their starts."""
+    return f"| {scenario} | {hub} | {reference} | {len(runs)} | {loads(runs)} |"
+
+
 def rest_rows(result: Result) -> Iterator[str]:
     for limit, figures in result["limits"].items():
-        yield (
-            f"| REST `/candles/BTCUSDT/1m?limit={limit}` ({figures['body_bytes']:,} bytes), "
-            f"{result['connections']} connections, bearer token and CORS on "
-            f"| {fig(figures['hub_rps'], 'rps')}; {fig(figures['hub_cpu_us_per_request'])} "
-            f"CPU-us per request "
-            f"| prebuilt bytes {fig(figures['prebuilt_rps'], 'rps')}; "
+        yield row(
+            f"REST `/candles/BTCUSDT/1m?limit={limit}` ({figures['body_bytes']:,} bytes), "
+            f"{result['connections']} connections, bearer token and CORS on",
+            f"{fig(figures['hub_rps'], 'rps')}; {fig(figures['hub_cpu_us_per_request'])} "
+            "CPU-us per request",
+            f"prebuilt bytes {fig(figures['prebuilt_rps'], 'rps')}; "
             f"{fig(figures['prebuilt_cpu_us_per_request'])} CPU-us; "
-            f"**hub/prebuilt {fig(figures['ratio_rps'])}** "
-            f"| {len(figures['runs'])} | {loads([r['hub'] for r in figures['runs']])} |"
+            f"**hub/prebuilt {fig(figures['ratio_rps'])}**",
+            [run["hub"] for run in figures["runs"]],
         )
 
 
 def ingest_rows(result: Result) -> Iterator[str]:
-    yield (
-        f"| ingest, {result['topics']:,} topics, {result['messages']:,} kline messages, "
-        f"no clients | **{fig(result['cpu_us_per_message'], 'CPU-us per message')}**; "
-        f"{fig(result['messages_per_s'], 'messages/s')} on one core "
-        f"| full market {result['full_market_messages_per_s']} messages/s = "
-        f"{fig(result['full_market_cpu_share'])} of a core "
-        f"| {len(result['runs'])} | {loads(result['runs'])} |"
+    yield row(
+        f"ingest, {result['topics']:,} topics, {result['messages']:,} kline messages, no clients",
+        f"**{fig(result['cpu_us_per_message'], 'CPU-us per message')}**; "
+        f"{fig(result['messages_per_s'], 'messages/s')} on one core",
+        f"full market {result['full_market_messages_per_s']} messages/s = "
+        f"{fig(result['full_market_cpu_share'])} of a core",
+        result["runs"],
     )
 
 
 def cold_start_rows(result: Result) -> Iterator[str]:
-    yield (
-        f"| cold start, {result['topics']} topics x {result['candles_per_topic']} candles, "
-        f"{result['rest_latency_s'] * 1000:.0f} ms REST latency "
-        f"| **ready in {fig(result['ready_s'], 's')}**; "
-        f"hub {fig(result['hub_cpu_s_to_ready'], 'CPU-s')} until ready | "
-        f"| {len(result['runs'])} | {loads(result['runs'])} |"
+    yield row(
+        f"cold start, {result['topics']} topics x {result['candles_per_topic']} candles, "
+        f"{result['rest_latency_s'] * 1000:.0f} ms REST latency",
+        f"**ready in {fig(result['ready_s'], 's')}**; "
+        f"hub {fig(result['hub_cpu_s_to_ready'], 'CPU-s')} until ready",
+        "",
+        result["runs"],
     )
 
 
 def subscribe_rows(result: Result) -> Iterator[str]:
-    yield (
-        f"| subscribes, {result['clients']:,} clients x {result['subscriptions_per_client']} "
-        f"at once, {result['snapshot_candles']}-candle snapshots, {result['topics']} topics "
-        f"| **{fig(result['subscribes_per_s'], 'subscribes/s')}**; "
-        f"{fig(result['hub_cpu_us_per_subscribe'])} CPU-us each | "
-        f"| {len(result['runs'])} | {loads(result['runs'])} |"
+    yield row(
+        f"subscribes, {result['clients']:,} clients x {result['subscriptions_per_client']} "
+        f"at once, {result['snapshot_candles']}-candle snapshots, {result['topics']} topics",
+        f"**{fig(result['subscribes_per_s'], 'subscribes/s')}**; "
+        f"{fig(result['hub_cpu_us_per_subscribe'])} CPU-us each",
+        "",
+        result["runs"],
     )
 
 
@@ -120,19 +128,19 @@ def fanout_rows(result: Result) -> Iterator[str]:
     for rate in result["rates"]:
         hz = 1 / rate["push_interval_s"]
         health = rate.get("hub_health_max_ms")
-        yield (
-            f"| fan-out, {result['clients']:,} clients x {result['subscriptions_per_client']} "
-            f"of {result['topics']} topics at {hz:g} Hz "
-            f"| p99 {fig(rate['hub_p99_ms'], 'ms')}; "
+        yield row(
+            f"fan-out, {result['clients']:,} clients x {result['subscriptions_per_client']} "
+            f"of {result['topics']} topics at {hz:g} Hz",
+            f"p99 {fig(rate['hub_p99_ms'], 'ms')}; "
             f"{fig(rate['hub_updates_per_s'], 'updates/s')}; "
             f"{fig(rate['hub_bytes_per_connection'], 'bytes')} per connection; "
             f"{fig(rate['hub_cpu_share'])} of a core"
-            + (f"; `/health` at most {fig(health, 'ms')}" if health else "")
-            + f" | bare broadcast p99 {fig(rate['ceiling_p99_ms'], 'ms')}; "
+            + (f"; `/health` at most {fig(health, 'ms')}" if health else ""),
+            f"bare broadcast p99 {fig(rate['ceiling_p99_ms'], 'ms')}; "
             f"{fig(rate['ceiling_bytes_per_connection'], 'bytes')} per connection; "
             f"**hub/broadcast throughput {fig(rate['ratio_updates'])}, "
-            f"p99 {fig(rate['ratio_p99'])}** "
-            f"| {len(rate['runs'])} | {loads(rate['runs'])} |"
+            f"p99 {fig(rate['ratio_p99'])}**",
+            rate["runs"],
         )
 
 

@@ -15,7 +15,6 @@ with each server's CPU seconds per request and the load average at each run's st
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 from contextlib import ExitStack
@@ -25,7 +24,7 @@ from typing import Any
 import httpx
 
 from httpload import LoadResult, load
-from procs import RESULTS, cpu_seconds, free_port, hub_args, machine, process, simulator, wait_for
+from procs import cpu_seconds, free_port, hub_args, machine, process, save, simulator, wait_for
 from runs import describe, load_average, spread
 
 SYMBOL = "BTCUSDT"
@@ -143,8 +142,7 @@ def main() -> None:
     parser.add_argument("--max-requests", type=int, default=500_000)
     args = parser.parse_args()
     result = run(args)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "rest.json").write_text(json.dumps(result, indent=2))
+    save("rest", result)
     for limit, figures in result["limits"].items():
         print(
             f"/candles limit={limit} at {args.connections} connections: hub/prebuilt "

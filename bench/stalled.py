@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import socket
 import time
 from typing import Any
@@ -29,7 +28,7 @@ from websockets.uri import parse_uri
 
 from fanout import bench_simulator, drive
 from marketcast.config import DEFAULT_SYMBOLS
-from procs import RESULTS, free_port, hub_args, machine, process, wait_for
+from procs import free_port, hub_args, machine, process, save, wait_for
 
 SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT")
 
@@ -128,8 +127,7 @@ def main() -> None:
             print(f"with stalled: {result['with_stalled']}", flush=True)
     alone, stalled = result["alone"]["p99_ms"], result["with_stalled"]["p99_ms"]
     result["p99_ratio"] = round(stalled / alone, 2) if alone and stalled else None
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"{args.name}.json").write_text(json.dumps(result, indent=2))
+    save(args.name, result)
     print(
         f"p99 alone {alone} ms, with {args.stalled} stalled {stalled} ms "
         f"(x{result['p99_ratio']}); stalled closed after "

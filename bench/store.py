@@ -22,7 +22,6 @@ import socket
 import subprocess
 import time
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 from marketcast.domain.candles import Candle
@@ -30,8 +29,8 @@ from marketcast.domain.topics import Topic
 from marketcast.store.interface import CandleStore
 from marketcast.store.memory import MemoryStore
 from marketcast.store.redis import RedisStore
+from procs import save
 
-RESULTS = Path(__file__).parent / "results"
 TOPIC = Topic.of("BTCUSDT", "1m")
 STEP = 60_000
 
@@ -111,8 +110,7 @@ async def main() -> None:
         f"{platform.machine()} {os.cpu_count()} cpu, Python {platform.python_version()}"
     )
     results["args"] = vars(args)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "store.json").write_text(json.dumps(results, indent=2))
+    save("store", results)
     print(json.dumps(results, indent=2))
 
 

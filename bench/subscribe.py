@@ -27,7 +27,7 @@ import orjson
 import uvloop
 from picows import WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
 
-from procs import RESULTS, cpu_seconds, free_port, hub_args, machine, process, simulator, wait_for
+from procs import cpu_seconds, free_port, hub_args, machine, process, save, simulator, wait_for
 from runs import describe, load_average, spread
 
 SYMBOLS = ("BTCUSDT", "ETHUSDT", "BNBUSDT", "SOLUSDT", "XRPUSDT")
@@ -180,9 +180,7 @@ def main() -> None:
         uvloop.run(generate(args))
         return
     result = run(args)
-    RESULTS.mkdir(exist_ok=True)
-    name = f"subscribe_limit{args.limit}.json"
-    (RESULTS / name).write_text(json.dumps(result, indent=2))
+    name = save(f"subscribe_limit{args.limit}", result)
     print(
         f"{args.clients} clients x {args.subscriptions} subscribes, {args.limit} candles each: "
         f"{describe(result['subscribes_per_s'], 'subscribes/s')}, hub "
