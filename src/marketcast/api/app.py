@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, WebSocket
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from marketcast.api.errors import http_body, http_status, retry_after_header
 from marketcast.api.native import routes as native
+from marketcast.api.native.ws import native_ws
 from marketcast.api.orderfox import routes as orderfox
 from marketcast.api.reference import asyncapi
 from marketcast.api.reference.openapi import complete
@@ -58,6 +59,7 @@ def create_app(settings: Settings, *, simulated: bool = False) -> FastAPI:
     # it from a CDN); ReDoc is not offered.
     app = HubApp(
         ReplayCached.front(replays, settings.auth_token, settings.cors_origins),
+        sockets={"/ws": native_ws},
         title="marketcast",
         description="Gap-free candles, order books, trades and liquidations from Binance. "
         "WebSocket protocols: /asyncapi.json.",
@@ -123,17 +125,52 @@ def create_app(settings: Settings, *, simulated: bool = False) -> FastAPI:
     return app
 
 
-class HubApp(FastAPI):
-    """FastAPI behind the replay layer: a repeated chart load is answered before FastAPI's
-    own layers (error middleware, telemetry hooks, body limits) and before the app's
-    middleware; everything else goes through all of them (see ``transport.replay``)."""
+SocketEndpoint = Callable[[WebSocket], Awaitable[None]]
 
-    def __init__(self, front: Callable[[ASGIApp], ASGIApp], **options: Any) -> None:
+
+class HubApp(FastAPI):
+    """FastAPI behind two short paths.
+
+    A repeated chart load is answered by the replay layer before FastAPI's own layers
+    (error middleware, telemetry hooks, body limits) and before the app's middleware (see
+    ``transport.replay``). A WebSocket to one of ``sockets`` (the native ``/ws``, which
+    holds most of a node's connections) goes straight to its endpoint with only the two
+    layers a socket needs: the capture of uvicorn's protocol (direct frame writes) and the
+    end of its sessions. FastAPI's route would keep two exit stacks, exception wrappers
+    and their closures alive for as long as the socket is open: about 12 KB of a
+    connection's ~54 KB (``bench/connection_memory.py``). The layers it skips do nothing
+    for an open socket: the token gate and CORS act on HTTP only (a socket's origin and
+    token are checked when it opens), and the route has no dependencies to solve.
+    Everything else goes through all of FastAPI.
+    """
+
+    def __init__(
+        self,
+        front: Callable[[ASGIApp], ASGIApp],
+        *,
+        sockets: Mapping[str, SocketEndpoint],
+        **options: Any,
+    ) -> None:
         super().__init__(**options)
         self._front = front(super().__call__)
+        self._sockets = {
+            path: EndSessions(CaptureConnection(_socket_app(endpoint)))
+            for path, endpoint in sockets.items()
+        }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket" and (direct := self._sockets.get(scope["path"])):
+            scope["app"] = self  # what Starlette sets: endpoints find the node's state there
+            await direct(scope, receive, send)
+            return
         await self._front(scope, receive, send)
+
+
+def _socket_app(endpoint: SocketEndpoint) -> ASGIApp:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await endpoint(WebSocket(scope, receive, send))
+
+    return app
 
 
 def _market_parts(market: MarketNode) -> dict[str, Any]:
