@@ -10,7 +10,7 @@ liquidations (always USD-M) are the node's, not a market's.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from marketcast.config import Settings
 from marketcast.exchanges.binance.markets import SPOT, MarketSpec
@@ -20,13 +20,16 @@ from marketcast.exchanges.binance.stream import KlineStream
 from marketcast.hub.candles.bus import Bus
 from marketcast.hub.candles.hub import Hub
 from marketcast.hub.candles.on_demand import HubLimits
-from marketcast.hub.cluster.lease import LeaderLease
 from marketcast.hub.cluster.relay import ChangeRelay
 from marketcast.hub.history.older import OlderHistory
 from marketcast.hub.indicators.cache import IndicatorCache
 from marketcast.hub.symbols.service import SymbolService
 from marketcast.hub.tasks import TaskOwner
 from marketcast.metrics import LEADER
+
+if TYPE_CHECKING:
+    # The lease imports redis (~45 ms of a start): only a shared store's node needs it.
+    from marketcast.hub.cluster.lease import LeaderLease
 from marketcast.node_feeds import MarketFeeds, OnExit, market_bases, open_market_feeds
 from marketcast.store.interface import CandleStore
 from marketcast.store.memory import MemoryStore
@@ -170,6 +173,7 @@ class MarketNode:
         return LayeredPages(near, far)
 
     def _start_scale_out(self, store: CandleStore, bus: Bus) -> None:
+        from marketcast.hub.cluster.lease import LeaderLease
         from marketcast.store.redis import RedisStore
 
         assert isinstance(store, RedisStore)
