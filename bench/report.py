@@ -148,6 +148,7 @@ def fanout_rows(result: Result) -> Iterator[str]:
 HEADLINES: dict[str, Callable[[Result], Iterator[str]]] = {
     "rest": rest_rows,
     "fanout": fanout_rows,
+    "fanout10k": fanout_rows,
     "subscribe_limit100": subscribe_rows,
     "ingest": ingest_rows,
     "cold_start_60topics_50ms": cold_start_rows,
