@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from marketcast.api.errors import http_body, http_status, retry_after_header
@@ -154,7 +155,7 @@ class HubApp(FastAPI):
         super().__init__(**options)
         self._front = front(super().__call__)
         self._sockets = {
-            path: EndSessions(CaptureConnection(_socket_app(endpoint)))
+            path: EndSessions(CaptureConnection(_socket_app(path, endpoint)))
             for path, endpoint in sockets.items()
         }
 
@@ -166,8 +167,12 @@ class HubApp(FastAPI):
         await self._front(scope, receive, send)
 
 
-def _socket_app(endpoint: SocketEndpoint) -> ASGIApp:
+def _socket_app(path: str, endpoint: SocketEndpoint) -> ASGIApp:
+    # The route a router would have matched: sockets are counted by its path (metrics).
+    route = WebSocketRoute(path, endpoint)
+
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        scope["route"] = route
         await endpoint(WebSocket(scope, receive, send))
 
     return app
