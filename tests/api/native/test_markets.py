@@ -115,19 +115,21 @@ async def test_books_depth_and_trades_name_their_market(
 async def test_each_markets_book_and_trades_are_its_own_truth(
     hub: Running, client: httpx.AsyncClient
 ) -> None:
-    best: dict[str, Decimal] = {}
+    books: dict[str, Any] = {}
     for market in MARKETS:
         # The simulator's book holds fewer than 1000 levels a side: this is all of it.
         body = (await client.get("/depth/BTCUSDT", params={"market": market, "limit": 1000})).json()
         assert body["market"] == market
         bids, asks = parsed(body["bids"]), parsed(body["asks"])
         assert (bids, asks) == true_book(hub.sim, "BTCUSDT", market, body["last_update_id"])
-        best[market] = bids[0][0]
+        books[market] = (bids, asks)
 
         trades = (await client.get("/trades/BTCUSDT", params={"market": market})).json()
         assert trades["market"] == market
         assert_true_trades(hub, market, trades["trades"])
-    assert best["spot"] != best["usdm"]
+    # Not one book served twice. (Their best bids alone may meet: the perpetual's basis
+    # to spot is small, and a busy machine fetches the two books moments apart.)
+    assert books["spot"] != books["usdm"]
 
 
 def assert_true_trades(hub: Running, market: Market, rows: list[Json]) -> None:
@@ -226,7 +228,7 @@ async def test_one_socket_holds_each_markets_books_and_trades_each_its_own_truth
     for market, snapshot in depth.items():
         held = (parsed(snapshot["bids"]), parsed(snapshot["asks"]))
         assert held == true_book(hub.sim, "BTCUSDT", market, snapshot["last_update_id"])
-    assert depth["spot"]["bids"][0] != depth["usdm"]["bids"][0]  # two books, not one twice
+    assert depth["spot"]["bids"] != depth["usdm"]["bids"]  # two books, not one twice
 
 
 def assert_of_its_market(hub: Running, message: Json) -> None:
