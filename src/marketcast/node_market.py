@@ -26,14 +26,14 @@ from marketcast.hub.indicators.cache import IndicatorCache
 from marketcast.hub.symbols.service import SymbolService
 from marketcast.hub.tasks import TaskOwner
 from marketcast.metrics import LEADER
-
-if TYPE_CHECKING:
-    # The lease imports redis (~45 ms of a start): only a shared store's node needs it.
-    from marketcast.hub.cluster.lease import LeaderLease
 from marketcast.node_feeds import MarketFeeds, OnExit, market_bases, open_market_feeds
 from marketcast.store.interface import CandleStore
 from marketcast.store.memory import MemoryStore
 from marketcast.store.pages import LayeredPages, MemoryPages, PageCache
+
+if TYPE_CHECKING:
+    # The lease imports redis (~45 ms of a start): only a shared store's node needs it.
+    from marketcast.hub.cluster.lease import LeaderLease
 
 OFFLINE_HINT = (
     "Is the exchange reachable from here? Without network, `make demo` runs the hub "
