@@ -20,7 +20,7 @@ import marketcast
 
 STATIC_DIR = Path(marketcast.__file__).parent / "web" / "static"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
-TAKEN: list[Path] = []  # this run's screenshots, listed at the end (tests/browser/conftest.py)
+TAKEN: list[Path] = []  # taken and not reported yet; tests/conftest.py lists them at the end
 
 
 def _missing(what: str) -> None:
