@@ -93,7 +93,10 @@ async def test_reconnect_shows_reconnecting_then_live_and_the_series_equals_rest
 ) -> None:
     await loaded(page)
     await until(page, "() => window.marketcast.badge === 'live'")
-    connects = (await state(page))["connects"]
+    before = await state(page)
+    connects, symbol, interval = before["connects"], before["symbol"], before["interval"]
+    step = 60 if interval == "1m" else 300
+    held_newest = before["candles"][-1]["time"]
     # Record every badge state the page shows, however briefly.
     await page.evaluate(
         """() => {
@@ -119,14 +122,14 @@ async def test_reconnect_shows_reconnecting_then_live_and_the_series_equals_rest
     await until(page, "() => document.querySelector('#badge').dataset.state === 'reconnecting'")
     assert await page.locator("#badge").inner_text() == "reconnecting"
     await screenshot(page, "reconnecting")
-    await asyncio.sleep(3)
+    # The page stays cut off until candles it never saw have closed at the hub.
+    await hub_reaches(ui, symbol, interval, held_newest + 2 * step)
     await page.evaluate("() => { window.WebSocket = window.__RealWebSocket; }")
     await until(
         page, f"() => window.marketcast.badge === 'live' && window.marketcast.connects > {connects}"
     )
     assert "reconnecting" in await page.evaluate("() => window.__badges")
 
-    symbol, interval = (await state(page))["symbol"], (await state(page))["interval"]
     async with httpx.AsyncClient(base_url=ui.hub.http, timeout=10) as client:
         response = await client.get(f"/candles/{symbol}/{interval}", params={"limit": 1000})
     rest = {c["time"]: c for c in response.json()["candles"]}
@@ -136,7 +139,6 @@ async def test_reconnect_shows_reconnecting_then_live_and_the_series_equals_rest
         "() => window.marketcast.candles.some(c => c.time >= " + str(newest) + ")",
     )
     series = (await state(page))["candles"]
-    step = 60 if interval == "1m" else 300
     times = [c["time"] for c in series]
     assert times == list(range(times[0], times[-1] + step, step)), "a gap or a duplicate"
     compared = 0
@@ -227,3 +229,13 @@ async def test_inspect_ws_shows_live_messages(ui: Ui, page: Page) -> None:
     count = await page.evaluate("() => window.inspectWsState.count")
     await until(page, f"() => window.inspectWsState.count > {count}")
     await screenshot(page, "inspect-ws")
+
+
+async def hub_reaches(ui: Ui, symbol: str, interval: str, open_time: int) -> None:
+    """Wait until the hub holds a candle opened at ``open_time`` (epoch seconds) or later."""
+    async with asyncio.timeout(90):
+        while True:
+            body = await ui.get(f"/candles/{symbol}/{interval}", limit=1)
+            if body["candles"] and body["candles"][-1]["time"] >= open_time:
+                return
+            await asyncio.sleep(0.2)
