@@ -60,6 +60,9 @@ def create_app(settings: Settings, *, simulated: bool = False) -> FastAPI:
     # it from a CDN); ReDoc is not offered.
     app = HubApp(
         ReplayCached.front(replays, settings.auth_token, settings.cors_origins),
+        # Served by the short path; the native router keeps its /ws route too, so the
+        # routing table (and what is checked against it: the AsyncAPI document, the
+        # metrics routes) still lists it.
         sockets={"/ws": native_ws},
         title="marketcast",
         description="Gap-free candles, order books, trades and liquidations from Binance. "
