@@ -9,6 +9,7 @@ refuses what the node's market cannot serve.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Final
 
 from marketcast.api.state import AppState
 from marketcast.api.transport.session import ClientSession
@@ -17,10 +18,10 @@ from marketcast.domain.intervals import Interval
 from marketcast.domain.topics import Topic
 from marketcast.exchanges.binance.markets import MARKETS
 from marketcast.exchanges.binance.routing import check_kline_interval
-from marketcast.hub.candles.bus import Encoder, Published
-from marketcast.hub.candles.gate import SnapshotGate
+from marketcast.hub.candles.bus import Bus, Encoder, Published
+from marketcast.hub.candles.gate import released
 from marketcast.hub.candles.hub import Hub
-from marketcast.metrics import counted_subscription
+from marketcast.metrics import SUBSCRIPTIONS
 
 
 async def candle_topic_ready(state: AppState, topic: Topic) -> None:
@@ -45,6 +46,65 @@ async def ready_topic(state: AppState, symbol: str, interval: str) -> Topic:
     return topic
 
 
+class _CandleFeed:
+    """One session's subscription to one topic, and the bus subscriber itself.
+
+    Fan-out calls it once per subscriber per update, and a node holds one per
+    subscription: one slotted object, rather than a gate, closures for forwarding,
+    unsubscribing and counting, and their cells, keeps both the calls and the memory per
+    subscription small. It holds updates until the snapshot is out
+    (:mod:`marketcast.hub.candles.gate`), then hands each to the session.
+    """
+
+    __slots__ = ("_bus", "_encoder", "_held", "_session", "_topic")
+
+    def __init__(self, session: ClientSession, encoder: Encoder, bus: Bus, topic: Topic) -> None:
+        self._session = session
+        self._encoder = encoder
+        self._bus: Bus | None = bus
+        self._topic = topic
+        self._held: list[Published] | None = []
+        bus.subscribe(topic, self)
+        _SUBSCRIBED.inc()
+        session.on_close(self.end)
+
+    def __call__(self, event: Published) -> None:
+        if self._held is not None:
+            self._held.append(event)
+            return
+        # A forming candle may be superseded while queued; a closed one never is. The key
+        # names this subscription, so an update after a re-subscribe cannot overwrite a
+        # message queued before the new snapshot.
+        candle = event.candle
+        key = None if candle.closed else (self, candle.open_time)
+        self._session.send(event.encoded(self._encoder), key)
+
+    def open(self, snapshot_last_open: int | None) -> None:
+        """The snapshot is queued: send what was held after it, then pass updates through."""
+        held, self._held = self._held or [], None
+        for event in released(held, snapshot_last_open, _open_time):
+            self(event)
+
+    def end(self) -> None:
+        """Stop the subscription (once; the session's end calls this too)."""
+        if self._bus is not None:
+            self._bus.unsubscribe(self._topic, self)
+            self._bus = None
+            _SUBSCRIBED.dec()
+
+    def detach(self) -> None:
+        """End the subscription before the session ends."""
+        self._session.cancel_on_close(self.end)
+        self.end()
+
+
+_SUBSCRIBED: Final = SUBSCRIPTIONS.labels("candles")
+
+
+def _open_time(event: Published) -> int:
+    return event.candle.open_time
+
+
 async def attach(
     session: ClientSession,
     hub: Hub,
@@ -60,25 +120,15 @@ async def attach(
     fails (the store is down, the client left), the bus subscription is undone before the
     error propagates: nobody else holds its detach function.
     """
-
-    def forward(event: Published) -> None:
-        # A forming candle may be superseded while queued; a closed one never is. The key
-        # names this subscription (the gate), so an update after a re-subscribe cannot
-        # overwrite a message queued before the new snapshot.
-        candle = event.candle
-        key = None if candle.closed else (gate, candle.open_time)
-        session.send(event.encoded(encoder), key)
-
-    gate: SnapshotGate[Published] = SnapshotGate(forward, lambda e: e.candle.open_time)
-    detach = session.on_close(counted_subscription("candles", hub.bus.subscribe(topic, gate.offer)))
+    feed = _CandleFeed(session, encoder, hub.bus, topic)
     try:
         last_open = await snapshot()
     except BaseException:
-        # A gate that never opens would hold every push and pin the topic for good.
-        detach()
+        # A feed that never opens would hold every push and pin the topic for good.
+        feed.detach()
         raise
-    gate.open(last_open)
-    return detach
+    feed.open(last_open)
+    return feed.detach
 
 
 Snapshot = Callable[[], Awaitable[int | None]]

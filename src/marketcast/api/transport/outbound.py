@@ -20,17 +20,21 @@ class _Entry:
     key: Hashable | None
 
 
-class OutboundBuffer:
-    """FIFO of text frames with in-place coalescing by key."""
+class OutboundBuffer(deque[_Entry]):
+    """FIFO of text frames with in-place coalescing by key.
+
+    A deque itself, so that "is anything queued?", asked once per delivered update, is
+    answered in C; queue only through :meth:`push` and take only through :meth:`pop_batch`,
+    which keep the key index.
+    """
+
+    __slots__ = ("_by_key", "coalesced", "limit")
 
     def __init__(self, limit: int) -> None:
+        super().__init__()
         self.limit = limit
-        self._queue: deque[_Entry] = deque()
         self._by_key: dict[Hashable, _Entry] = {}
         self.coalesced = 0
-
-    def __len__(self) -> int:
-        return len(self._queue)
 
     def push(self, text: str, key: Hashable | None = None) -> bool:
         """Queue ``text``; return ``False`` once the client is past the hard limit.
@@ -45,10 +49,10 @@ class OutboundBuffer:
                 queued.text = text
                 self.coalesced += 1
                 return True
-        if len(self._queue) >= self.limit:
+        if len(self) >= self.limit:
             return False
         entry = _Entry(text, key)
-        self._queue.append(entry)
+        self.append(entry)
         if key is not None:
             self._by_key[key] = entry
         return True
@@ -56,8 +60,8 @@ class OutboundBuffer:
     def pop_batch(self, max_items: int) -> list[str]:
         """Take up to ``max_items`` frames, oldest first."""
         batch: list[str] = []
-        while self._queue and len(batch) < max_items:
-            entry = self._queue.popleft()
+        while self and len(batch) < max_items:
+            entry = self.popleft()
             if entry.key is not None and self._by_key.get(entry.key) is entry:
                 del self._by_key[entry.key]
             batch.append(entry.text)

@@ -52,18 +52,17 @@ class Bus:
         self._seq = 0
         self._lag = ExchangeLag(market, "candles")
 
-    def subscribe(self, topic: Topic, subscriber: Subscriber) -> Callable[[], None]:
-        """Register ``subscriber``; return the function that unregisters it."""
+    def subscribe(self, topic: Topic, subscriber: Subscriber) -> None:
+        """Register ``subscriber`` until :meth:`unsubscribe`."""
         self._subscribers.setdefault(topic, []).append(subscriber)
 
-        def unsubscribe() -> None:
-            listeners = self._subscribers.get(topic, [])
-            if subscriber in listeners:
-                listeners.remove(subscriber)
-            if not listeners:
-                self._subscribers.pop(topic, None)
-
-        return unsubscribe
+    def unsubscribe(self, topic: Topic, subscriber: Subscriber) -> None:
+        """Unregister ``subscriber`` (a subscriber not registered is ignored)."""
+        listeners = self._subscribers.get(topic, [])
+        if subscriber in listeners:
+            listeners.remove(subscriber)
+        if not listeners:
+            self._subscribers.pop(topic, None)
 
     def subscriber_count(self, topic: Topic) -> int:
         return len(self._subscribers.get(topic, ()))

@@ -14,6 +14,7 @@ releases its bus subscription (the hub's idle check for on-demand topics counts 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -85,7 +86,9 @@ class IndicatorCache:
         if entry is None:
             entry = _Entry(TopicIndicators(topic, self._store.capacity), self._clock())
             self._entries[topic] = entry
-            entry.unsubscribe = self._bus.subscribe(topic, lambda e: self._on_published(entry, e))
+            subscriber = functools.partial(self._on_published, entry)
+            self._bus.subscribe(topic, subscriber)
+            entry.unsubscribe = functools.partial(self._bus.unsubscribe, topic, subscriber)
             self._owner.start(self._load(entry), name=f"indicators-load {topic}")
         entry.last_used = self._clock()
         try:
