@@ -12,7 +12,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 
 CLOSE_POLICY: Final = 1008
 HEARTBEAT_TICK_S: Final = 1.0
+# Sessions checked per turn of the event loop (see Heartbeat).
+HEARTBEAT_SLICE: Final = 250
 MAX_BATCH_MS: Final = 1000
 
 MessageHandler = Callable[[ClientSession, str], Awaitable[None]]
@@ -43,34 +45,58 @@ def send_error(session: ClientSession, error: MarketcastError, **extra: object) 
     session.send(error_message(error_code(error), str(error), **error_details(error), **extra))
 
 
+class Watched(Protocol):
+    """What :class:`Heartbeat` needs of a session (``ClientSession`` fits)."""
+
+    @property
+    def id(self) -> int: ...
+
+    def on_close(self, cleanup: Callable[[], None]) -> Callable[[], None]: ...
+
+    def check_liveness(self, now: float) -> None: ...
+
+
 class Heartbeat:
-    """Checks every session's acknowledgements once a tick: one timer for the node."""
+    """Checks every session's acknowledgements once a tick: one timer for the node.
+
+    A tick walks the sessions in slices of :data:`HEARTBEAT_SLICE`, one slice per turn of
+    the event loop: with 10,000 clients a tick sends about 2,000 pings, 30-70 ms of work
+    that, done at once, stalled fan-out and every request for as long.
+    """
 
     def __init__(self, tick_s: float = HEARTBEAT_TICK_S) -> None:
         self.tick_s = tick_s
-        self._sessions: dict[ClientSession, None] = {}  # insertion-ordered set
+        self._sessions: dict[Watched, None] = {}  # insertion-ordered set
         self._timer: asyncio.TimerHandle | None = None
 
     def __len__(self) -> int:
         return len(self._sessions)
 
-    def add(self, session: ClientSession) -> None:
+    def add(self, session: Watched) -> None:
         self._sessions[session] = None
         session.on_close(lambda: self._sessions.pop(session, None))
         if self._timer is None:
             self._timer = asyncio.get_running_loop().call_later(self.tick_s, self._tick)
 
     def _tick(self) -> None:
-        self._timer = None
+        self._check(list(self._sessions), 0)
+
+    def _check(self, sessions: list[Watched], start: int) -> None:
+        """Check one slice of a tick's sessions; schedule the next slice, or the next tick."""
         loop = asyncio.get_running_loop()
         now = loop.time()
-        for session in list(self._sessions):
+        end = start + HEARTBEAT_SLICE
+        for session in sessions[start:end]:
             try:
-                session.check_liveness(now)
+                session.check_liveness(now)  # a session closed since the tick returns at once
             except Exception:
                 log.exception("checking a session's liveness failed", extra={"conn": session.id})
-        if self._sessions:
+        if end < len(sessions):
+            loop.call_soon(self._check, sessions, end)
+        elif self._sessions:
             self._timer = loop.call_later(self.tick_s, self._tick)
+        else:
+            self._timer = None
 
 
 class Sockets:

@@ -23,6 +23,7 @@ from marketcast.domain.topics import Topic
 from marketcast.errors import ExchangeError, is_outage
 from marketcast.hub.candles.history import KlineHistory
 from marketcast.hub.candles.pending import PendingUpdates
+from marketcast.hub.turns import NODE_TURNS, TurnBudget
 from marketcast.metrics import CANDLES_FILLED, EXCHANGE_GAPS, INGEST_TO_PUBLISH
 from marketcast.store.interface import CandleStore
 
@@ -62,6 +63,7 @@ class TopicSync:
         *,
         on_replaced: Callable[[Topic], None] = lambda topic: None,
         market: str = "spot",
+        turns: TurnBudget | None = None,
     ) -> None:
         self.topic = topic
         self._store = store
@@ -76,6 +78,8 @@ class TopicSync:
         self.ready = asyncio.Event()
         self.stats = SyncStats()
         self._market = market
+        # Shared by a node's topics: their fan-out yields to I/O once a turn's share is used.
+        self._turns = turns or NODE_TURNS
         # When the oldest update still waiting in the mailbox arrived (monotonic seconds).
         self._offered_at: float | None = None
         self._ingest_latency = INGEST_TO_PUBLISH.labels(market, "candles")
@@ -232,6 +236,8 @@ class TopicSync:
     ) -> list[Candle]:
         if not candles:
             return []
+        if self._turns.spent():
+            await asyncio.sleep(0)  # fan-out had its share of this turn: let I/O in first
         changed = await self._store.upsert_many(self.topic, candles, now_ms=self._clock_ms())
         for candle in changed:
             self._publish(self.topic, candle, event_ms)
