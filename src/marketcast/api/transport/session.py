@@ -23,7 +23,7 @@ from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from marketcast.api.transport import direct, eager
+from marketcast.api.transport import direct, eager, light
 from marketcast.api.transport.batching import BatchWindow
 from marketcast.api.transport.liveness import AckPolicy, Acks
 from marketcast.api.transport.outbound import OutboundBuffer
@@ -80,7 +80,7 @@ class ClientSession:
         self._writing = False
         self.id = next(_ids)
         self.buffer = OutboundBuffer(queue_limit)
-        self._wake = asyncio.Event()
+        self._wake = light.Event()  # allocates only while the writer waits
         self._cleanups: list[Callable[[], None]] = []
         self.close_code: int | None = None
         self._writer: asyncio.Task[None] | None = None
