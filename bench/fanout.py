@@ -63,49 +63,67 @@ def percentile(histogram: dict[int, int], share: float) -> float | None:
     return None
 
 
-async def probe_health(origin: str, latencies: list[float], stop: asyncio.Event) -> None:
-    """``GET /health`` every 100 ms until ``stop``; each answer's latency in ms, ``inf`` for
-    a failure or for no answer within 10 s."""
+async def probe_health(origin: str, probes: list[tuple[float, float]], stop: asyncio.Event) -> None:
+    """``GET /health`` every 100 ms until ``stop``: each probe's send time (epoch seconds)
+    and latency in ms, ``inf`` for a failure or for no answer within 10 s."""
     async with httpx.AsyncClient(base_url=origin, timeout=10.0) as client:
         while not stop.is_set():
-            started = time.perf_counter()
+            sent_at, started = time.time(), time.perf_counter()
             try:
                 ok = (await client.get("/health")).status_code == 200
             except httpx.HTTPError:
                 ok = False
-            latencies.append((time.perf_counter() - started) * 1000 if ok else float("inf"))
+            latency = (time.perf_counter() - started) * 1000 if ok else float("inf")
+            probes.append((sent_at, latency))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 0.1)
+
+
+def health_figures(latencies: list[float], prefix: str) -> dict[str, Any]:
+    ordered = sorted(latencies)
+    if not ordered:
+        return {}
+    return {
+        f"{prefix}_probes": len(ordered),
+        f"{prefix}_p99_ms": round(ordered[int(0.99 * (len(ordered) - 1))], 1),
+        f"{prefix}_max_ms": round(ordered[-1], 1),
+    }
 
 
 async def drive(url: str, server_pid: int, args: argparse.Namespace) -> dict[str, Any]:
     """Connect every client, measure one window, merge what the client processes saw.
 
-    Against the hub (a ``/ws`` URL), ``/health`` is probed from the first connection to
-    the end of the window: it must keep answering while thousands of clients connect."""
-    health: list[float] = []
+    Against the hub (a ``/ws`` URL), ``/health`` is probed from the first connection until
+    the clients are gone: ``health_*`` over all of it, ``health_held_*`` over the probes
+    sent while every client was connected (from the last handshake to the window's end),
+    so a stall while thousands connect or drop at once is told apart from one while they
+    are held."""
+    probes: list[tuple[float, float]] = []
+    held: dict[str, float] = {}
     stop = asyncio.Event()
     prober = None
     if url.endswith("/ws"):
         origin = url.removesuffix("/ws").replace("ws://", "http://", 1)
-        prober = asyncio.create_task(probe_health(origin, health, stop))
+        prober = asyncio.create_task(probe_health(origin, probes, stop))
     try:
-        measured = await _drive(url, server_pid, args)
+        measured = await _drive(url, server_pid, args, held)
     finally:
         stop.set()
         if prober is not None:
             await prober
-    if not health:
+    if not probes:
         return measured
-    ordered = sorted(health)
-    return measured | {
-        "health_probes": len(health),
-        "health_p99_ms": round(ordered[int(0.99 * (len(ordered) - 1))], 1),
-        "health_max_ms": round(ordered[-1], 1),
-    }
+    while_held = [ms for at, ms in probes if held["from"] <= at <= held["until"]]
+    return (
+        measured
+        | health_figures([ms for _, ms in probes], "health")
+        | health_figures(while_held, "health_held")
+    )
 
 
-async def _drive(url: str, server_pid: int, args: argparse.Namespace) -> dict[str, Any]:
+async def _drive(
+    url: str, server_pid: int, args: argparse.Namespace, held: dict[str, float]
+) -> dict[str, Any]:
     per = -(-args.clients // args.processes)
     rss_idle = rss_bytes(server_pid)
     children = []
@@ -135,10 +153,11 @@ async def _drive(url: str, server_pid: int, args: argparse.Namespace) -> dict[st
             if not line.startswith(b"connected"):
                 raise RuntimeError(f"a client process failed to connect: {line!r}")
             connected += int(line.split()[1])
+        held["from"] = time.time()
         rss_held = rss_bytes(server_pid)
         print(f"    {connected} clients subscribed; measuring {args.seconds:g} s", flush=True)
         start = time.time() + 1.0
-        end = start + args.seconds
+        end = held["until"] = start + args.seconds
         for child in children:
             assert child.stdin is not None
             child.stdin.write(f"go {start} {end}\n".encode())
@@ -267,6 +286,7 @@ def summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "hub_cpu_share": lambda r: r["hub"]["server_cpu_share"],
         "ceiling_cpu_share": lambda r: r["ceiling"]["server_cpu_share"],
         "hub_health_max_ms": lambda r: r["hub"].get("health_max_ms"),
+        "hub_health_held_max_ms": lambda r: r["hub"].get("health_held_max_ms"),
     }
     return {name: over(pick) for name, pick in figures.items()}
 
