@@ -3,8 +3,8 @@
 Every topic's sync task publishes in the turn it wakes in. An exchange pushes on a
 cadence, so a burst of updates wakes many of them at once, and their fan-out ran back to
 back in one turn: nothing else, not a ``/health`` request, not a client's message, was
-read until all of it was done. With 10,000 clients that was a 60-80 ms stall every
-second. A sync task asks :meth:`TurnBudget.spent` before it publishes; once fan-out has
+read until all of it was done, and at 10,000 clients one burst is thousands of frames.
+A sync task asks :meth:`TurnBudget.spent` before it publishes; once fan-out has
 had its share of the current turn the task yields, the loop reads its sockets, and the
 task publishes in the next turn. Nothing is reordered: each topic still publishes its
 updates in order, from its one task.

@@ -3,9 +3,10 @@
 A node holds a few of these per WebSocket: uvicorn's protocol a queue of received events
 and a "writable" event, each session an event that wakes its writer. asyncio's own
 allocate a deque of waiters when made (the queue three deques), about 600 bytes each,
-though most connections never have anything waiting: at 10,000 connections that was
-40 MB. These allocate only while something waits or is queued. Same methods, same
-semantics for what uses them: any number of waiters, woken in the order they came.
+though most connections never have anything waiting. These allocate only while
+something waits or is queued: ``bench/connection_memory.py`` went from 33.0 to 27.9 KB
+of heap per connection. Same methods, same semantics for what uses them: any number of
+waiters, woken in the order they came.
 """
 
 from __future__ import annotations
