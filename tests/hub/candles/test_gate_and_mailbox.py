@@ -1,30 +1,19 @@
-"""Pure fan-out pieces of a candle topic: the snapshot gate and the topic mailbox."""
+"""Pure fan-out pieces of a candle topic: the snapshot release rule and the topic mailbox."""
 
 from __future__ import annotations
 
 from marketcast.domain.candles import Candle
-from marketcast.hub.candles.gate import SnapshotGate
+from marketcast.hub.candles.gate import released
 from marketcast.hub.candles.pending import PendingUpdates
 
 
-def test_gate_holds_until_open_and_drops_updates_older_than_the_snapshot() -> None:
-    out: list[int] = []
-    gate: SnapshotGate[int] = SnapshotGate(out.append, lambda t: t)
-    for t in (5, 9, 10, 11):
-        gate.offer(t)
-    assert out == []
-    gate.open(10)
-    assert out == [10, 11]
-    gate.offer(12)
-    assert out == [10, 11, 12]
+def test_held_updates_older_than_the_snapshots_last_candle_are_dropped() -> None:
+    held = [5, 9, 10, 11]
+    assert list(released(held, 10, lambda t: t)) == [10, 11]
 
 
-def test_gate_with_empty_snapshot_releases_everything() -> None:
-    out: list[int] = []
-    gate: SnapshotGate[int] = SnapshotGate(out.append, lambda t: t)
-    gate.offer(1)
-    gate.open(None)
-    assert out == [1]
+def test_with_an_empty_snapshot_every_held_update_is_released() -> None:
+    assert list(released([1, 3], None, lambda t: t)) == [1, 3]
 
 
 def c(t: int, trades: int, closed: bool = False) -> Candle:
