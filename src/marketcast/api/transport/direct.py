@@ -66,18 +66,11 @@ class DirectWriter:
 
     def write(self, text: str) -> bool:
         """Write ``text`` as one frame now; ``False`` if it cannot be written at once."""
-        # The checks of _can_write, spelled out: this runs once per delivered frame.
+        if not self._can_write():
+            return False
         protocol = self._protocol
         connection = protocol.conn
         transport = protocol.transport
-        if (
-            protocol.close_sent
-            or protocol.disconnected
-            or not protocol.writable.is_set()
-            or connection.state is not State.OPEN
-            or transport.is_closing()
-        ):
-            return False
         if connection.extensions:
             # permessage-deflate: each connection's compressor has its own history, so
             # its frames are made by its own protocol object, in order.
