@@ -99,21 +99,20 @@ async def drive(url: str, server_pid: int, args: argparse.Namespace) -> dict[str
     so a stall while thousands connect or drop at once is told apart from one while they
     are held."""
     probes: list[tuple[float, float]] = []
-    held: dict[str, float] = {}
     stop = asyncio.Event()
     prober = None
     if url.endswith("/ws"):
         origin = url.removesuffix("/ws").replace("ws://", "http://", 1)
         prober = asyncio.create_task(probe_health(origin, probes, stop))
     try:
-        measured = await _drive(url, server_pid, args, held)
+        measured, (held_from, held_until) = await _drive(url, server_pid, args)
     finally:
         stop.set()
         if prober is not None:
             await prober
     if not probes:
         return measured
-    while_held = [ms for at, ms in probes if held["from"] <= at <= held["until"]]
+    while_held = [ms for at, ms in probes if held_from <= at <= held_until]
     return (
         measured
         | health_figures([ms for _, ms in probes], "health")
@@ -122,8 +121,10 @@ async def drive(url: str, server_pid: int, args: argparse.Namespace) -> dict[str
 
 
 async def _drive(
-    url: str, server_pid: int, args: argparse.Namespace, held: dict[str, float]
-) -> dict[str, Any]:
+    url: str, server_pid: int, args: argparse.Namespace
+) -> tuple[dict[str, Any], tuple[float, float]]:
+    """The figures of one window, and when every client was held (epoch seconds: from the
+    last handshake to the window's end)."""
     per = -(-args.clients // args.processes)
     rss_idle = rss_bytes(server_pid)
     children = []
@@ -153,11 +154,11 @@ async def _drive(
             if not line.startswith(b"connected"):
                 raise RuntimeError(f"a client process failed to connect: {line!r}")
             connected += int(line.split()[1])
-        held["from"] = time.time()
+        held_from = time.time()
         rss_held = rss_bytes(server_pid)
         print(f"    {connected} clients subscribed; measuring {args.seconds:g} s", flush=True)
         start = time.time() + 1.0
-        end = held["until"] = start + args.seconds
+        end = start + args.seconds
         for child in children:
             assert child.stdin is not None
             child.stdin.write(f"go {start} {end}\n".encode())
@@ -180,7 +181,7 @@ async def _drive(
         for index, count in report["histogram"].items():
             histogram[int(index)] = histogram.get(int(index), 0) + count
     updates = sum(r["updates"] for r in reports)
-    return {
+    measured = {
         **broadcast_share(reports, start, end, args),
         "server_rss_mb": round(rss_held / 2**20, 1),
         "server_bytes_per_connection": round((rss_held - rss_idle) / max(connected, 1)),
@@ -195,6 +196,7 @@ async def _drive(
         "max_ms": percentile(histogram, 1.0),
         "server_cpu_share": round((cpu_end - cpu_start) / args.seconds, 2),
     }
+    return measured, (held_from, end)
 
 
 def broadcast_share(

@@ -15,8 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import platform
 import shutil
 import socket
 import subprocess
@@ -29,7 +27,7 @@ from marketcast.domain.topics import Topic
 from marketcast.store.interface import CandleStore
 from marketcast.store.memory import MemoryStore
 from marketcast.store.redis import RedisStore
-from procs import save
+from procs import free_port, machine, save
 
 TOPIC = Topic.of("BTCUSDT", "1m")
 STEP = 60_000
@@ -76,9 +74,7 @@ def start_redis() -> tuple[subprocess.Popen[bytes], str]:
     binary = shutil.which("redis-server")
     if binary is None:
         raise SystemExit("redis-server not found: install Debian's redis-server")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
     process = subprocess.Popen(args, stdout=subprocess.DEVNULL)
     for _ in range(100):
@@ -106,9 +102,7 @@ async def main() -> None:
     finally:
         process.terminate()
         process.wait(10)
-    results["machine"] = (
-        f"{platform.machine()} {os.cpu_count()} cpu, Python {platform.python_version()}"
-    )
+    results["machine"] = machine()
     results["args"] = vars(args)
     save("store", results)
     print(json.dumps(results, indent=2))
