@@ -154,7 +154,7 @@ class Sockets:
 
     def queue_depths(self) -> list[int]:
         """Messages queued for each open session (for ``/metrics``)."""
-        return [len(session.buffer) for session in self._open]
+        return [session.queued for session in self._open]
 
     def _track(self, session: ClientSession, websocket: WebSocket) -> None:
         # The route template (``/ws/candles/{symbol}``): a bounded label, unlike the path.
