@@ -125,6 +125,11 @@ class TradeTape:
             return []
         floor = self._floor()
         start = bisect.bisect_left(self._ids, floor)
+        if len(self._ids) - start == self._ids[-1] - floor + 1:
+            # Held ids are unique and sorted: as many from ``floor`` on as the range is
+            # wide leaves none missing. The usual case, and /health asks it of every tape
+            # on every probe; answered without walking the window.
+            return []
         gaps: list[tuple[int, int]] = []
         expected = floor
         for trade_id in self._ids[start:]:
