@@ -8,6 +8,7 @@ refuses what the node's market cannot serve.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Awaitable, Callable
 from typing import Final
 
@@ -56,7 +57,7 @@ class _CandleFeed:
     (:mod:`marketcast.hub.candles.gate`), then hands each to the session.
     """
 
-    __slots__ = ("_bus", "_encoder", "_held", "_session", "_topic")
+    __slots__ = ("_bus", "_encoder", "_held", "_key", "_session", "_topic")
 
     def __init__(self, session: ClientSession, encoder: Encoder, bus: Bus, topic: Topic) -> None:
         self._session = session
@@ -64,6 +65,9 @@ class _CandleFeed:
         self._bus: Bus | None = bus
         self._topic = topic
         self._held: list[Published] | None = []
+        # The queue key of this subscription's forming candle: its serial (a new
+        # subscription gets a new one) and the candle's open time.
+        self._key = (next(_serials), -1)
         bus.subscribe(topic, self)
         _SUBSCRIBED.inc()
         session.on_close(self.end)
@@ -74,9 +78,14 @@ class _CandleFeed:
             return
         # A forming candle may be superseded while queued; a closed one never is. The key
         # names this subscription, so an update after a re-subscribe cannot overwrite a
-        # message queued before the new snapshot.
+        # message queued before the new snapshot. It is made once per forming candle, not
+        # per update: a tuple per delivered frame was what fan-out gave the garbage
+        # collector to count.
         candle = event.candle
-        key = None if candle.closed else (self, candle.open_time)
+        if candle.closed:
+            key = None
+        elif (key := self._key)[1] != candle.open_time:
+            key = self._key = (key[0], candle.open_time)
         self._session.send(event.encoded(self._encoder), key)
 
     def open(self, snapshot_last_open: int | None) -> None:
@@ -99,6 +108,7 @@ class _CandleFeed:
 
 
 _SUBSCRIBED: Final = SUBSCRIPTIONS.labels("candles")
+_serials = itertools.count()
 
 
 def _open_time(event: Published) -> int:
