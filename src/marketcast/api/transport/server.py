@@ -191,5 +191,10 @@ def server_config(app: Any, settings: Settings, **overrides: Any) -> uvicorn.Con
         "http": http_protocol(settings.header_timeout_s, admission),
         "ws": NodeWebSocketProtocol,
         "ws_max_size": max_frame_bytes(settings),
+        # Every session pings its client itself, to measure what the client has read
+        # (.liveness; it closes a client that stops answering). uvicorn's own keepalive
+        # pings on top were a timer per connection and, at 10,000 clients, 500 more pings
+        # and pongs a second through websockets' Python frame code.
+        "ws_ping_interval": None,
     }
     return uvicorn.Config(app, **(options | overrides))
