@@ -21,7 +21,7 @@ from typing import Any
 
 import marketcast
 from procs import cpu_seconds, free_port, hub_args, machine, process, save, wait_for
-from runs import describe, load_average, spread
+from runs import at_start, describe, spread
 from sim_process import symbols as sim_symbols
 
 
@@ -33,7 +33,7 @@ def one_run(symbols: int, latency: float) -> dict[str, Any]:
     with process([*sim_cmd, f"--symbols={symbols}", f"--faults={faults}"]):
         sim = f"http://127.0.0.1:{sim_port}"
         wait_for(f"{sim}/api/v3/ping", 60)
-        started_load = load_average()
+        conditions = at_start()
         started = time.monotonic()
         # The ten default symbols first, as a 60-topic deployment configures them.
         with process(hub_args(hub_port, sim, sim_symbols(symbols)[:symbols])) as hub:
@@ -43,7 +43,7 @@ def one_run(symbols: int, latency: float) -> dict[str, Any]:
             return {
                 "ready_s": round(ready, 3),
                 "hub_cpu_s": round(cpu_seconds(hub.pid), 3),
-                "load_average": started_load,
+                **conditions,
             }
 
 

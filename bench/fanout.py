@@ -42,7 +42,7 @@ from procs import (
     save,
     wait_for,
 )
-from runs import describe, load_average, spread
+from runs import at_start, describe, spread
 
 HERE = Path(__file__).parent
 # The hub's defaults: 10 symbols x 6 intervals = 60 topics.
@@ -241,7 +241,7 @@ def bench_simulator(push_interval_s: float, aligned: bool) -> Iterator[str]:
 
 def one_rate(push_interval_s: float, args: argparse.Namespace) -> dict[str, Any]:
     print(f"push interval {push_interval_s:g} s on {len(TOPICS.split(','))} topics", flush=True)
-    result: dict[str, Any] = {"push_interval_s": push_interval_s, "load_average": load_average()}
+    result: dict[str, Any] = {"push_interval_s": push_interval_s, **at_start()}
     with bench_simulator(push_interval_s, args.aligned) as sim:
         port = free_port()
         with process(hub_args(port, sim, SYMBOLS)) as hub:

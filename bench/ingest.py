@@ -31,7 +31,7 @@ from marketcast.hub.candles.bus import Bus, Published
 from marketcast.hub.candles.sync import TopicSync
 from marketcast.store.memory import MemoryStore
 from procs import machine, save
-from runs import describe, load_average, spread
+from runs import at_start, describe, spread
 
 START_MS = 1_780_272_000_000
 BUFFER = 1000
@@ -188,8 +188,8 @@ def main() -> None:
     args = parser.parse_args()
     runs = []
     for number in range(1, args.runs + 1):
-        started_load = load_average()
-        measured = uvloop.run(run(args)) | {"load_average": started_load}
+        conditions = at_start()
+        measured = uvloop.run(run(args)) | conditions
         runs.append(measured)
         print(
             f"run {number}/{args.runs}: {measured['cpu_us_per_message']} CPU-us per message, "

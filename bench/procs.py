@@ -33,11 +33,11 @@ def save(name: str, result: Any) -> str:
 
 
 def machine() -> str:
-    """The host, its CPU and how fast it runs Python now (see :func:`python_step_ns`)."""
+    """The host and its CPU (how fast it runs is recorded per run: runs.at_start)."""
     cpus = os.cpu_count()
     return (
         f"{platform.node()} {platform.machine()} {cpus} cpu ({cpu_model()}), "
-        f"Python {platform.python_version()}, {python_step_ns():.0f} ns per loop step"
+        f"Python {platform.python_version()}"
     )
 
 
@@ -46,22 +46,6 @@ def cpu_model() -> str:
         if line.startswith("model name"):
             return line.split(":", 1)[1].strip()
     return platform.processor() or "cpu unknown"
-
-
-def python_step_ns(steps: int = 1_000_000, repeats: int = 5) -> float:
-    """Nanoseconds per step of a plain Python loop, the fastest of ``repeats``.
-
-    Instances of one machine kind differ in speed by far more than a run's spread, so
-    every result names this figure: two results compare only where it is alike.
-    """
-    best = float("inf")
-    for _ in range(repeats):
-        started = time.perf_counter()
-        total = 0
-        for step in range(steps):
-            total += step
-        best = min(best, time.perf_counter() - started)
-    return best / steps * 1e9
 
 
 def free_port() -> int:

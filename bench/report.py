@@ -65,16 +65,19 @@ def fig(figure: dict[str, Any] | None, unit: str = "", digits: int = 3) -> str:
     return f"{number(figure['median'])} ({low}-{high}){suffix}"
 
 
-def loads(runs: list[Result]) -> str:
-    """The 1-minute load average at the runs' starts, as a range."""
-    values = [run["load_average"][0] for run in runs if "load_average" in run]
-    return f"{min(values):.2f}-{max(values):.2f}" if values else "n/a"
+def started(runs: list[Result]) -> str:
+    """The 1-minute load average and the Python speed at the runs' starts, as ranges."""
+    loads = [run["load_average"][0] for run in runs if "load_average" in run]
+    steps = [run["python_step_ns"] for run in runs if "python_step_ns" in run]
+    load = f"{min(loads):.2f}-{max(loads):.2f}" if loads else "n/a"
+    return load + (f"; {min(steps):.0f}-{max(steps):.0f} ns" if steps else "")
 
 
 def row(scenario: str, hub: str, reference: str, runs: list[Result]) -> str:
     """One README row: the scenario, the hub's figures, the reference measured beside them
-    in the same run (empty when there is none), how many runs and the load at their starts."""
-    return f"| {scenario} | {hub} | {reference} | {len(runs)} | {loads(runs)} |"
+    in the same run (empty when there is none), how many runs, and the machine's load
+    and speed at their starts."""
+    return f"| {scenario} | {hub} | {reference} | {len(runs)} | {started(runs)} |"
 
 
 def rest_rows(result: Result) -> Iterator[str]:
@@ -163,7 +166,7 @@ HEADLINES: dict[str, Callable[[Result], Iterator[str]]] = {
 def readme_table(folder: Path = PUBLISHED) -> str:
     """The README's table from the headline results in ``folder``."""
     rows = [
-        "| scenario | hub | reference in the same run | runs | load at start |",
+        "| scenario | hub | reference in the same run | runs | load; ns per loop step at start |",
         "| --- | --- | --- | --- | --- |",
     ]
     machines = set()

@@ -25,7 +25,7 @@ import httpx
 
 from httpload import LoadResult, load
 from procs import cpu_seconds, free_port, hub_args, machine, process, save, simulator, wait_for
-from runs import describe, load_average, spread
+from runs import at_start, describe, spread
 
 SYMBOL = "BTCUSDT"
 PATH = f"/candles/{SYMBOL}/1m"
@@ -36,7 +36,7 @@ HEADERS = (("Authorization", f"Bearer {TOKEN}"), ("Origin", ORIGIN))
 
 def measure(port: int, pid: int, query: str, args: argparse.Namespace) -> dict[str, Any]:
     """One bounded load against ``port``: its summary, CPU per request and load at start."""
-    started_load = load_average()
+    conditions = at_start()
     cpu_before = cpu_seconds(pid)
     result: LoadResult = load(
         port,
@@ -52,7 +52,7 @@ def measure(port: int, pid: int, query: str, args: argparse.Namespace) -> dict[s
     return result.summary() | {
         "cpu_seconds": round(cpu, 2),
         "cpu_us_per_request": round(cpu / result.requests * 1e6, 1),
-        "load_average": started_load,
+        **conditions,
     }
 
 

@@ -2,7 +2,8 @@
 
 A figure is the median of several runs with their minimum and maximum, so a reader sees
 how far one run may stray; each run records the machine's load average when it started,
-so a run on a busy machine shows as one; and wall figures come with CPU seconds, which a
+and how fast it ran plain Python then, so a run on a busy or slow machine shows as
+one; and wall figures come with CPU seconds, which a
 shared machine disturbs far less than wall time.
 """
 
@@ -10,13 +11,37 @@ from __future__ import annotations
 
 import os
 import statistics
+import time
 from collections.abc import Sequence
 from typing import Any
+
+
+def at_start() -> dict[str, Any]:
+    """What a run records of the machine as it starts: how busy and how fast it is."""
+    return {"load_average": load_average(), "python_step_ns": round(python_step_ns(), 1)}
 
 
 def load_average() -> list[float]:
     """The 1, 5 and 15 minute load averages, as ``uptime`` shows them."""
     return [round(value, 2) for value in os.getloadavg()]
+
+
+def python_step_ns(steps: int = 1_000_000, repeats: int = 5) -> float:
+    """Nanoseconds per step of a plain Python loop, the fastest of ``repeats``.
+
+    Instances of one machine kind differ in speed by far more than a run's spread, and
+    one instance's speed drifts with its neighbours' load; a run that records this
+    figure says how fast the machine was as it started. Absolute figures compare only
+    between runs where it is alike.
+    """
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        total = 0
+        for step in range(steps):
+            total += step
+        best = min(best, time.perf_counter() - started)
+    return best / steps * 1e9
 
 
 def spread(values: Sequence[float], digits: int = 3) -> dict[str, Any]:

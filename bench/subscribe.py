@@ -28,7 +28,7 @@ import uvloop
 from picows import WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
 
 from procs import cpu_seconds, free_port, hub_args, machine, process, save, simulator, wait_for
-from runs import describe, load_average, spread
+from runs import at_start, describe, spread
 
 SYMBOLS = ("BTCUSDT", "ETHUSDT", "BNBUSDT", "SOLUSDT", "XRPUSDT")
 SYMBOLS += ("DOGEUSDT", "ADAUSDT", "AVAXUSDT", "LINKUSDT", "DOTUSDT")
@@ -126,7 +126,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             print(generator.stdout.readline().strip(), flush=True)
             rounds = []
             for number in range(args.runs + 1):  # the first round warms the caches up
-                started_load = load_average()
+                conditions = at_start()
                 cpu_before = cpu_seconds(hub.pid)
                 generator.stdin.write("go\n")
                 generator.stdin.flush()
@@ -141,7 +141,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     "subscribes_per_s": round(operations / seconds),
                     "hub_cpu_s": round(cpu, 2),
                     "hub_cpu_us_per_subscribe": round(cpu / operations * 1e6, 1),
-                    "load_average": started_load,
+                    **conditions,
                 }
                 label = "warm-up" if number == 0 else f"run {number}/{args.runs}"
                 print(f"{label}: {measured}", flush=True)
