@@ -1,10 +1,10 @@
 """What every benchmark result records beside its figures: spread over runs, CPU, load.
 
 A figure is the median of several runs with their minimum and maximum, so a reader sees
-how far one run may stray; each run records the machine's load average when it started,
-and how fast it ran plain Python then, so a run on a busy or slow machine shows as
-one; and wall figures come with CPU seconds, which a
-shared machine disturbs far less than wall time.
+how far one run may stray; each run records the machine's load average when it started
+and how fast it ran plain Python then, so a run on a busy or slow machine shows as one;
+and wall figures come with CPU seconds, which a shared machine disturbs far less than
+wall time.
 """
 
 from __future__ import annotations
