@@ -25,6 +25,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from marketcast.api.transport import direct, eager, light
 from marketcast.api.transport.batching import BatchWindow
+from marketcast.api.transport.interrupt import until_done
 from marketcast.api.transport.liveness import AckPolicy, Acks
 from marketcast.api.transport.outbound import OutboundBuffer
 
@@ -87,8 +88,6 @@ class ClientSession:
         self._cleanups: list[Callable[[], None]] = []
         self.close_code: int | None = None
         self._writer: asyncio.Task[None] | None = None
-        # The task running serve's read loop, while it runs.
-        self._reading: asyncio.Task[Any] | None = None
 
     def on_close(self, cleanup: Callable[[], None]) -> Callable[[], None]:
         """Run ``cleanup`` when the session ends; return a function that runs it now."""
@@ -319,26 +318,13 @@ class ClientSession:
             self._run_cleanups()
 
     async def serve(self, read_loop: Callable[[], Coroutine[Any, Any, None]]) -> None:
-        """Run ``read_loop`` in this task and the writer beside it until either ends.
-
-        The reader is the endpoint's own task rather than one of its own, and a writer
-        that ends first interrupts it by cancelling that task, as ``asyncio.timeout``
-        does: a reader task and ``asyncio.wait`` on the pair were 2 KB of every
-        connection.
-        """
-        reading = asyncio.current_task()
-        assert reading is not None, "serve runs in a task"
+        """Run ``read_loop`` in this task and the writer beside it until either ends
+        (the writer's end interrupts the read loop: :mod:`.interrupt`)."""
         writer = asyncio.create_task(self.write_loop(), name=f"ws-writer {self.id}")
         self._writer = writer
-        self._reading = reading
-        writer.add_done_callback(self._writer_ended)
         try:
-            await read_loop()
-        except asyncio.CancelledError:
-            if not self._take_back_cancel(reading):
-                raise
+            await until_done(writer, read_loop())
         finally:
-            self._reading = None
             if self.close_code is None:
                 self.close_code = 1000
                 self._wake.set()
@@ -347,13 +333,3 @@ class ClientSession:
             # unless the client stopped reading, which the close deadline bounds.
             with contextlib.suppress(Exception, asyncio.CancelledError):
                 await writer
-
-    def _take_back_cancel(self, reading: asyncio.Task[Any]) -> bool:
-        """Undo the writer's cancellation of ``reading``; ``False`` if it was not the
-        writer's alone (one from outside goes on)."""
-        return self._reading is None and reading.uncancel() == 0
-
-    def _writer_ended(self, _: asyncio.Task[None]) -> None:
-        if (reading := self._reading) is not None:
-            self._reading = None  # tells serve the cancellation was the writer's
-            reading.cancel()
