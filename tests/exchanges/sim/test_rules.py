@@ -141,6 +141,19 @@ def test_virtual_clock_scales_pauses_and_advances() -> None:
         clock.advance(-1)
 
 
+def test_a_clock_on_a_stepping_real_clock_follows_it_forward_and_never_goes_back() -> None:
+    # The simulator's wall-clock mode runs on the wall clock, which NTP or a paused VM
+    # can step either way.
+    wall = [1_000.0]
+    clock = VirtualClock(1_000_000, speed=1, monotonic=lambda: wall[0])
+    wall[0] += 6.0  # stepped forward: the virtual clock is where the wall clock is
+    assert clock.now_ms() == 1_006_000
+    wall[0] -= 2.0  # stepped back: held at the latest reading until the wall catches up
+    assert clock.now_ms() == 1_006_000
+    wall[0] += 2.5
+    assert clock.now_ms() == 1_006_500
+
+
 @pytest.mark.parametrize(
     ("value", "decimals", "text"),
     [(4_300_001, 2, "43000.01000000"), (5, 5, "0.00005000"), (7, 0, "7.00000000"),

@@ -15,7 +15,8 @@ class VirtualClock:
     Args:
         start_ms: virtual time at creation.
         speed: virtual seconds per real second.
-        monotonic: the real clock, in seconds (injectable for tests).
+        monotonic: the real clock, in seconds: ``time.monotonic`` unless the clock is to
+            follow the wall clock through its steps (``time.time``); injectable for tests.
         paused: start paused (at ``start_ms``) until :meth:`resume`.
     """
 
@@ -34,6 +35,9 @@ class VirtualClock:
         self._base_ms = start_ms
         self._anchor = monotonic()
         self._paused = paused
+        # The latest reading given out: a real clock that steps back (the wall clock can)
+        # holds this one still until it catches up.
+        self._latest_ms = start_ms
 
     @property
     def speed(self) -> float:
@@ -47,7 +51,11 @@ class VirtualClock:
         if self._paused:
             return self._base_ms
         elapsed = self._monotonic() - self._anchor
-        return self._base_ms + int(elapsed * self._speed * 1000)
+        now = self._base_ms + int(elapsed * self._speed * 1000)
+        if now < self._latest_ms:
+            return self._latest_ms
+        self._latest_ms = now
+        return now
 
     def real_seconds_until(self, virtual_ms: int) -> float:
         """Real seconds until ``virtual_ms`` is reached (``inf`` while paused)."""

@@ -90,8 +90,13 @@ class SimExchange:
     ) -> None:
         self.config = config or SimConfig()
         self._host, self._port = host, port
-        # Held still until the server is up, so startup time never shifts the start.
-        self.clock = VirtualClock(self._start_ms(), self.config.speed, paused=True)
+        # Held still until the server is up, so startup time never shifts the start. On
+        # the wall clock it runs on the wall clock: a VM paused, or a clock stepped by
+        # NTP, would otherwise leave every candle closing that much off the wall minute
+        # for good (this VM's wall clock once moved 6 s against its monotonic one in a
+        # minute); a real exchange's candles close on the wall minute whatever happened.
+        real = time.time if self._on_wall_clock() else time.monotonic
+        self.clock = VirtualClock(self._start_ms(), self.config.speed, real, paused=True)
         self._runtime = SimRuntime(self.config, self.clock, wall_time)
         self.faults = Faults(self._runtime)
         self._server: _EmbeddedServer | None = None
