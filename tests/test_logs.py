@@ -59,11 +59,15 @@ def test_json_lines_keep_an_exception_on_one_line_and_hide_credentials(
 
 @pytest.mark.timeout(180)
 async def test_a_demo_started_with_json_logs_writes_only_json_lines() -> None:
+    flags = ("--log-format", "json", "--auth-token", TOKEN, "--speed", "20")
     async with (
-        demo_process("--log-format", "json", "--auth-token", TOKEN) as (origin, log, _),
+        demo_process(*flags) as (origin, log, _),
         httpx.AsyncClient(base_url=origin) as client,
     ):
         assert (await client.get("/symbols", params={"token": TOKEN})).status_code == 200
+        # The page's "simulated clock x20" comes from here (one demo start serves both).
+        health = (await client.get("/health", params={"token": TOKEN})).json()
+        assert (health["simulated"], health["sim_speed"]) == (True, 20)
     assert len(log) >= 3
     parsed = [json.loads(line) for line in log]  # fails on any line that is not JSON
     assert {"time", "level", "logger", "message"} <= set(parsed[0])

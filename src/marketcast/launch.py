@@ -37,11 +37,11 @@ class SimOptions:
     faults: str
 
 
-async def serve(settings: Settings, *, simulated: bool) -> None:
+async def serve(settings: Settings, *, simulated: bool, sim_speed: float | None = None) -> None:
     from marketcast.api.app import create_app
     from marketcast.api.transport.server import server_config
 
-    app = create_app(settings, simulated=simulated)
+    app = create_app(settings, simulated=simulated, sim_speed=sim_speed)
     config = server_config(app, settings)
     server = uvicorn.Server(config)
     freeze = asyncio.create_task(_freeze_once_started(server))
@@ -94,7 +94,7 @@ async def demo(settings: Settings, sim: SimOptions) -> None:
             "futures_ws_base": ws,
         }
         log.warning("DEMO: SIMULATED exchange at %s (speed x%g)", origin, sim.speed)
-        await serve(settings.model_copy(update=bases), simulated=True)
+        await serve(settings.model_copy(update=bases), simulated=True, sim_speed=sim.speed)
     finally:
         await _stop(process)
 

@@ -40,6 +40,7 @@ async def test_unreachable_exchange_reports_degraded_and_not_ready() -> None:
         health = (await client.get("/health")).json()
         assert health["status"] == "degraded"
         assert health["mode"] == "live"
+        assert health["sim_speed"] is None
         assert any("exchange info" in reason for reason in health["reasons"])
         assert (await client.get("/ready")).status_code == 503
         candles = await client.get("/candles/BTCUSDT/1m")

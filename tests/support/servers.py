@@ -108,7 +108,7 @@ async def running_hub(
 ) -> AsyncIterator[Running]:
     async with SimExchange(sim_config) as sim:
         resolved = hub_settings(sim, **settings)
-        app = create_app(resolved, simulated=True)
+        app = create_app(resolved, simulated=True, sim_speed=sim_config.speed)
         # The same loop-sharing holds for uvicorn's 5 s keep-alive: a test's next request on
         # a kept-alive connection, delayed past it, meets the server closing that
         # connection (httpx.ReadError). Idle connections last as long as the header timeout.

@@ -37,8 +37,13 @@ export async function loadMarket() {
   return Array.isArray(body) ? new Map(body.map((meta) => [meta.symbol, meta])) : undefined;
 }
 
-/** Whether the hub runs against the simulated exchange (`/health`). */
-export async function loadSimulated() {
+/**
+ * Whether the hub runs against the simulated exchange, and that exchange's clock speed
+ * when the hub knows it (`/health`); undefined when the hub does not answer.
+ */
+export async function loadSimulation() {
   const body = await getJson("/health");
-  return body === undefined ? undefined : body.simulated === true;
+  if (body === undefined) return undefined;
+  const speed = Number(body.sim_speed);
+  return { simulated: body.simulated === true, speed: Number.isFinite(speed) && speed > 0 ? speed : undefined };
 }

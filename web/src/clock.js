@@ -27,37 +27,10 @@ export function tickLabel(seconds, zone) {
   return time === "00:00" ? date.slice(5) : time;
 }
 
-const ROUND_RATES = [2, 5, 10, 15, 20, 30, 50, 60, 100, 120, 300, 600, 1000];
-
-// Samples of the exchange clock at least this far apart (wall ms) give a rate.
-const RATE_SPAN_MS = 3000;
-
 /**
- * The exchange clock's rate against the wall clock, from (exchange ms, wall ms) samples
- * such as a candle message's `event_time` and its arrival. Undefined until the samples
- * span `RATE_SPAN_MS`; rounded to a whole factor above 1.5, where the demo's speeds lie.
+ * The note beside the SIMULATED badge: how fast the simulated exchange's clock runs, as
+ * the hub states it; empty when live, unknown, or at the wall clock's own pace.
  */
-export class ClockRate {
-  constructor() {
-    this.first = null;
-    this.last = null;
-  }
-
-  sample(exchangeMs, wallMs) {
-    if (!Number.isFinite(exchangeMs)) return;
-    if (this.first === null) this.first = [exchangeMs, wallMs];
-    this.last = [exchangeMs, wallMs];
-  }
-
-  get rate() {
-    if (this.first === null) return undefined;
-    const wall = this.last[1] - this.first[1];
-    if (wall < RATE_SPAN_MS) return undefined;
-    const rate = (this.last[0] - this.first[0]) / wall;
-    if (rate <= 1.5) return 1;
-    // Pushes come in bursts, so a measured rate wobbles a few percent around the speed
-    // the simulator was started with; those are round numbers.
-    const round = ROUND_RATES.find((r) => Math.abs(rate - r) / r < 0.08);
-    return round ?? Math.round(rate);
-  }
+export function simClockNote(simulated, speed) {
+  return simulated && speed !== undefined && speed !== 1 ? `simulated clock ×${speed}` : "";
 }

@@ -2,10 +2,10 @@
 // socket sessions (the chart's and the sidebar's ticker), and keeps the address bar, the
 // sidebar and the SIMULATED badge in step with what is shown.
 
-import { fetchAnswer, loadMarket, loadSimulated, loadSymbols } from "./api.js";
+import { fetchAnswer, loadMarket, loadSimulation, loadSymbols } from "./api.js";
 import { BookPanel } from "./book.js";
 import { CandleChart } from "./chart.js";
-import { ClockRate } from "./clock.js";
+import { simClockNote } from "./clock.js";
 import { markInterval, renderIntervals, showBadge, showError, showSimulated, throttled } from "./controls.js";
 import { DepthChart } from "./depth.js";
 import { chartIntervals, priceText } from "./format.js";
@@ -34,7 +34,6 @@ async function main() {
   window.marketcast = state;
   let market = new Map(); // symbol -> /api/v1/symbols object (the default market's)
 
-  const clock = new ClockRate();
   let older = null; // the OlderLoader of the view shown
   const chart = new CandleChart($("#chart"), $("#legend"), () => loadOlder());
   const sidebar = new Sidebar($("#sidebar"), (symbol) => choose({ symbol }));
@@ -82,10 +81,6 @@ async function main() {
     badge: (value) => showBadge($("#badge"), value),
     price: (symbol, close) => showPrice(symbol, close),
     error: (message) => showError($("#errors"), message),
-    clock: (exchangeMs) => {
-      clock.sample(exchangeMs, Date.now());
-      showClock();
-    },
   };
   const session = new MarketSession(state, view, socketUrl(window.location));
   const ticker = new Ticker(socketUrl(window.location), (symbol, close) => showPrice(symbol, close));
@@ -224,19 +219,14 @@ async function main() {
   }
 
   async function refreshHealth() {
-    const simulated = await loadSimulated();
-    if (simulated === undefined) return;
-    state.simulated = simulated;
-    showSimulated($("#simulated"), simulated);
-    showClock();
-  }
-
-  function showClock() {
+    const simulation = await loadSimulation();
+    if (simulation === undefined) return;
+    state.simulated = simulation.simulated;
+    state.simSpeed = simulation.speed;
+    showSimulated($("#simulated"), simulation.simulated);
     const note = $("#sim-clock");
-    const rate = clock.rate;
-    note.hidden = !state.simulated || rate === undefined || rate === 1;
-    note.textContent = rate ? `simulated clock ×${rate}` : "";
-    state.clockRate = rate;
+    note.textContent = simClockNote(simulation.simulated, simulation.speed);
+    note.hidden = note.textContent === "";
   }
 
   /** Sidebar figures at load: retried quickly until the hub answers, then every 30 s. */

@@ -30,6 +30,7 @@ export function initialState(symbol, interval, market = "spot") {
     studyLines: {}, // name -> {field: [{time, value}]}
     badge: "connecting",
     simulated: false,
+    simSpeed: undefined, // the simulated exchange's clock speed, as /health states it
     connects: 0,
     ws: null,
     book: { rounding: "", bids: [], asks: [] },
@@ -45,7 +46,7 @@ export class MarketSession {
    * @param {object} state window.marketcast
    * @param {object} view callbacks that draw: candles(change, candles, opts), book(book),
    *   trades(list), liquidations(list, notice), badge(value), price(symbol, close), error(msg),
-   *   studies(change, lines), clock(exchangeMs)
+   *   studies(change, lines)
    */
   constructor(state, view, url) {
     this.state = state;
@@ -242,7 +243,6 @@ export class MarketSession {
       this.socket.markHealthy();
       this.setBadge("live");
     } else if (message.type === "candle") {
-      if (message.event_time) this.view.clock(message.event_time);
       const { candles, change } = upsertCandle(this.state.candles, message.candle);
       this.state.candles = candles;
       if (change !== "none") this.view.candles(change, candles, {});

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { ClockRate, clockTime, formatTime, tickLabel } from "../src/clock.js";
+import { clockTime, formatTime, simClockNote, tickLabel } from "../src/clock.js";
 import { depthCurve } from "../src/depth.js";
 import { chartIntervals } from "../src/format.js";
 import { indexAt, legendFields, volumeText } from "../src/legend.js";
@@ -117,24 +117,18 @@ test("the loader stops at the symbol's first candle and waits out a busy hub", a
   assert.ok(refused.atStart);
 });
 
-test("times are UTC unless local is chosen; the simulated clock's rate is measured", () => {
+test("times are UTC unless local is chosen; the simulated clock's speed is named", () => {
   assert.equal(formatTime(1_780_272_000, "utc"), "2026-06-01 00:00");
   assert.equal(formatTime(1_780_272_061, "utc", { withSeconds: true }), "2026-06-01 00:01:01");
   assert.equal(tickLabel(1_780_272_000, "utc"), "06-01");
   assert.equal(tickLabel(1_780_275_600, "utc"), "01:00");
   assert.equal(clockTime(1_780_275_601_999, "utc"), "01:00:01");
   assert.equal(clockTime(undefined, "utc"), undefined);
-  const clock = new ClockRate();
-  clock.sample(0, 0);
-  assert.equal(clock.rate, undefined);
-  clock.sample(61_800, 1000);
-  assert.equal(clock.rate, undefined); // a span too short to tell
-  clock.sample(185_000, 3000);
-  assert.equal(clock.rate, 60); // 61.7x measured: the demo's x60
-  const live = new ClockRate();
-  live.sample(5000, 0);
-  live.sample(9100, 4000);
-  assert.equal(live.rate, 1);
+  assert.equal(simClockNote(true, 10), "simulated clock ×10");
+  assert.equal(simClockNote(true, 2.5), "simulated clock ×2.5");
+  assert.equal(simClockNote(true, 1), ""); // the wall clock's pace: nothing to say
+  assert.equal(simClockNote(true, undefined), ""); // a hub that does not know
+  assert.equal(simClockNote(false, 10), "");
 });
 
 test("the depth curve spans both sides up to the deepest cumulative size", () => {

@@ -34,7 +34,11 @@ from marketcast.node_market import MarketNode
 from marketcast.web import pages
 
 
-def create_app(settings: Settings, *, simulated: bool = False) -> FastAPI:
+def create_app(
+    settings: Settings, *, simulated: bool = False, sim_speed: float | None = None
+) -> FastAPI:
+    """The node's ASGI app; ``simulated`` when its exchange is the built-in simulator,
+    ``sim_speed`` that simulator's clock speed when known (shown in ``/health``)."""
     admission = Admission(admission_limits(settings), 0.0)
     replays = Replays()
 
@@ -48,6 +52,7 @@ def create_app(settings: Settings, *, simulated: bool = False) -> FastAPI:
                 liquidations=node.liquidations,
                 admission=admission,
                 replays=replays,
+                sim_speed=sim_speed if simulated else None,
                 **_market_parts(node.default),
             )
             for name, market in node.markets.items():

@@ -53,6 +53,9 @@ class AppState:
     snapshot_texts: EncodedBodies[tuple[str, int | None]] = field(default_factory=EncodedBodies)
     # Requests answered from those bodies ahead of the ASGI stack (shared by all markets).
     replays: Replays = field(default_factory=Replays)
+    # Virtual seconds per real second of the simulated exchange, when the node started
+    # it and so knows (the demo); shown in /health for the page's "simulated clock xN".
+    sim_speed: float | None = None
     # The market this state reads, and every market's state by name (shared by all).
     market: str = ""
     markets: dict[str, AppState] = field(default_factory=dict)

@@ -120,6 +120,7 @@ async def test_health_is_ok_and_says_simulated(client: httpx.AsyncClient) -> Non
     body = response.json()
     assert body["status"] == "ok"
     assert body["mode"] == "SIMULATED"
+    assert body["sim_speed"] == SIM.speed
 
 
 async def test_symbols_and_api_symbols_list_the_configured_symbols(

@@ -52,6 +52,7 @@ def health(state: AppState) -> dict[str, Any]:
         "status": "degraded" if reasons else "ok",
         "mode": "SIMULATED" if hub.simulated else "live",
         "simulated": hub.simulated,
+        "sim_speed": state.sim_speed,
         "ready": all(m["ready"] for m in markets.values()),
         "bootstrap": {
             "done": sum(m["bootstrap"]["done"] for m in markets.values()),
